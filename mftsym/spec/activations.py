@@ -1,4 +1,4 @@
-"""Activation functions: built-in names, parametrised names and free expressions in ``x``.
+"""ActivationFunction functions: built-in names, parametrised names and free expressions in ``x``.
 
 Every activation becomes a SymPy expression in the real symbol :data:`X` (``x``).  The
 Gaussian-expectation engine recognises the closed-form families in these expressions
@@ -45,7 +45,7 @@ BUILTIN = {
 
 
 @dataclass(frozen=True)
-class Activation:
+class ActivationFunction:
     """A pointwise nonlinearity phi(x): its source text and its SymPy expression in ``x``."""
 
     source: str
@@ -61,15 +61,15 @@ class Activation:
         return rf"$\phi(x) = {sp.latex(self.expr)}$"
 
 
-def resolve_activation(fn, where: str | None = None) -> Activation:
-    """Turn ``"relu"``, ``"leaky_relu(0.2)"``, ``"x**3 - 3*x"`` or a SymPy expression into an Activation."""
-    if isinstance(fn, Activation):
+def resolve_activation(fn, where: str | None = None) -> ActivationFunction:
+    """Turn ``"relu"``, ``"leaky_relu(0.2)"``, ``"x**3 - 3*x"`` or a SymPy expression into an ActivationFunction."""
+    if isinstance(fn, ActivationFunction):
         return fn
     if isinstance(fn, sp.Expr):
         extra = fn.free_symbols - {X}
         if extra:
             raise SpecError(f"an activation may only depend on x, found {sorted(map(str, extra))}", where)
-        return Activation(sp.sstr(fn), fn)
+        return ActivationFunction(sp.sstr(fn), fn)
     if not isinstance(fn, str):
         raise SpecError(f"activation must be a name or an expression string, got {fn!r}", where)
     text = fn.strip()
@@ -87,7 +87,7 @@ def resolve_activation(fn, where: str | None = None) -> Activation:
             expr = BUILTIN[name](*args)
         except TypeError:
             raise SpecError(f"activation {name!r} takes different parameters than {args}", where) from None
-        return Activation(text, sp.sympify(expr))
+        return ActivationFunction(text, sp.sympify(expr))
     if "(" not in text and "x" not in text.replace("exp", "") and text.isidentifier():
         known = sorted(BUILTIN)
         raise SpecError(
@@ -96,7 +96,7 @@ def resolve_activation(fn, where: str | None = None) -> Activation:
     expr = parse_expression(text, where, allowed_symbols={"x"})
     if not expr.has(X):
         raise SpecError(f"activation expression {text!r} does not depend on x", where)
-    return Activation(text, expr)
+    return ActivationFunction(text, expr)
 
 
-__all__ = ["Activation", "BUILTIN", "FUNCTIONS", "X", "resolve_activation"]
+__all__ = ["ActivationFunction", "BUILTIN", "FUNCTIONS", "X", "resolve_activation"]

@@ -1,0 +1,97 @@
+"""A network: input dimension, parametrization and a sequence of layers.
+
+``parametrization``:
+
+* ``"ntk"`` -- every dense layer is ``h = sqrt(weight_var/fan_in) W x + sqrt(bias_var) b`` with
+  ``W, b ~ N(0, 1)`` trainable (Jacot et al. 2018; neural-tangents' default);
+* ``"standard"`` -- ``W ~ N(0, weight_var/fan_in)`` and ``b ~ N(0, bias_var)`` trainable directly:
+  the same NNGP, a different NTK;
+* ``"mean_field"`` -- hidden layers as in ``"ntk"``, the readout (last dense layer) scaled by
+  ``1/fan_in`` instead of ``1/sqrt(fan_in)``: prior variance ``weight_var/fan_in**2``
+  (the scaling of Mei et al. 2018 / Rubin, Seroussi & Ringel 2024).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import sympy as sp
+
+from ..errors import SpecError
+from .expressions import make_symbol, parse_expression
+from .layers import Dense, Nonlinearity
+
+PARAMETRIZATIONS = ("ntk", "standard", "mean_field")
+
+
+@dataclass(frozen=True)
+class Network:
+    """An architecture and its prior, in SymPy terms."""
+
+    layers: tuple
+    input_dim: sp.Expr = field(default_factory=lambda: make_symbol("d"))
+    parametrization: str = "ntk"
+    where: str = field(default="network", compare=False, repr=False)
+
+    def __post_init__(self):
+        w = self.where
+        if self.parametrization not in PARAMETRIZATIONS:
+            raise SpecError(f"unknown parametrization {self.parametrization!r}; use one of {PARAMETRIZATIONS}",
+                            f"{w}.parametrization")
+        dim = self.input_dim
+        if isinstance(dim, str) or isinstance(dim, int):
+            dim = parse_expression(dim, f"{w}.input_dim")
+        if dim.is_number and (not dim.is_Integer or dim <= 0):
+            raise SpecError(f"input_dim must be a positive integer or a symbol, got {dim}", f"{w}.input_dim")
+        if not dim.is_number and not dim.is_Symbol:
+            raise SpecError(f"input_dim must be a positive integer or a single symbol, got {dim}", f"{w}.input_dim")
+        object.__setattr__(self, "input_dim", dim)
+        layers = tuple(self.layers)
+        if not layers:
+            raise SpecError("a network needs at least one layer", f"{w}.layers")
+        for i, layer in enumerate(layers):
+            if not isinstance(layer, (Dense, Nonlinearity)):
+                raise SpecError(f"layer {i} is {type(layer).__name__}, not a layer; use mftsym.Dense / mftsym.Activation",
+                                f"{w}.layers[{i}]")
+        if not isinstance(layers[0], Dense):
+            raise SpecError("the first layer must be dense (an activation acts on Gaussian pre-activations)",
+                            f"{w}.layers[0]")
+        object.__setattr__(self, "layers", layers)
+
+    # -- structure -----------------------------------------------------------------
+    @property
+    def dense_layers(self) -> tuple:
+        return tuple(layer for layer in self.layers if isinstance(layer, Dense))
+
+    def fan_ins(self) -> list:
+        """fan_in of each dense layer, in order (input_dim for the first)."""
+        fans, fan = [], self.input_dim
+        for layer in self.dense_layers:
+            fans.append(fan)
+            fan = layer.width
+        return fans
+
+    @property
+    def output_dim(self) -> sp.Expr:
+        return self.dense_layers[-1].width
+
+    @property
+    def hidden_widths(self) -> tuple:
+        return tuple(layer.width for layer in self.dense_layers[:-1])
+
+    @property
+    def free_symbols(self) -> set:
+        syms = set()
+        for layer in self.layers:
+            if isinstance(layer, Dense):
+                syms |= layer.width.free_symbols | layer.weight_var.free_symbols | layer.bias_var.free_symbols
+        syms |= getattr(self.input_dim, "free_symbols", set())
+        return syms
+
+    def to_dict(self) -> dict:
+        dim = int(self.input_dim) if self.input_dim.is_Integer else str(self.input_dim)
+        return {"input_dim": dim, "parametrization": self.parametrization,
+                "layers": [layer.to_dict() for layer in self.layers]}
+
+
+__all__ = ["Network", "PARAMETRIZATIONS"]
