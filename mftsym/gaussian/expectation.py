@@ -80,11 +80,49 @@ def _pair(tf: Term, tg: Term, A, B, C):
     return coef * pref * erf_moment(tf.k, tg.k, c, d, A2, B2, C2)
 
 
+def _pair_exponentials(expr):
+    """c1 e^{m+t} + c2 e^{m-t} -> e^m [(c1 + c2) cosh t + (c1 - c2) sinh t].
+
+    Applied to pairs whose coefficients are equal or opposite, or whose exponents are complex
+    conjugates (trig activations), giving the usual sinh/cosh/sin/cos kernel forms.
+    """
+    groups, rest = {}, sp.S.Zero
+    for term in sp.Add.make_args(expr):
+        factors = sp.Mul.make_args(term)
+        exps = [f for f in factors if isinstance(f, sp.exp)]
+        if len(exps) != 1:
+            rest += term
+            continue
+        E = sp.expand(exps[0].args[0])
+        c = sp.Mul(*[f for f in factors if f is not exps[0]])
+        groups[E] = groups.get(E, sp.S.Zero) + c
+    items = list(groups.items())
+    used, out = set(), rest
+    for i, (E1, c1) in enumerate(items):
+        if i in used:
+            continue
+        for j in range(i + 1, len(items)):
+            E2, c2 = items[j]
+            if j in used:
+                continue
+            conj = E1.has(sp.I) and sp.expand(E1.subs(sp.I, -sp.I) - E2) == 0
+            if conj or sp.expand(c1 - c2) == 0 or sp.expand(c1 + c2) == 0:
+                mid, t = (E1 + E2) / 2, (E1 - E2) / 2
+                cp, cm = sp.expand(c1 + c2), sp.expand(c1 - c2)
+                out += sp.exp(mid) * (cp * sp.cosh(t) + cm * sp.sinh(t))
+                used.update((i, j))
+                break
+        else:
+            out += c1 * sp.exp(E1)
+    return out
+
+
 def _tidy(expr):
-    """Cancel the imaginary units of trig terms and merge exponentials."""
+    """Cancel the imaginary units of trig terms and pair exponentials into sinh/cosh."""
     if expr.has(sp.I):
-        expr = sp.expand(expr, power_exp=False)
-        expr = sp.powsimp(sp.expand(expr))
+        expr = sp.powsimp(sp.expand(expr, power_exp=False))
+    if expr.has(sp.exp):
+        expr = _pair_exponentials(expr)
     return expr
 
 

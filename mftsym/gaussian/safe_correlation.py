@@ -22,6 +22,11 @@ class SafeCorrelation(sp.Function):
     def eval(cls, k12, k11, k22):
         if k12.is_zero:
             return sp.S.Zero
+        if k11 == k22 and k11.is_nonnegative is not False:   # diagonal of a kernel: rho = +-1
+            if k12 == k11:
+                return sp.S.One
+            if k12 == -k11:
+                return sp.S.NegativeOne
         return None
 
     @staticmethod
