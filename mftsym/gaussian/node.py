@@ -98,8 +98,8 @@ class GaussianExpectation(sp.Function):
             return None
         dps = max(15, int(prec * 0.30103) + 3)
         if prec <= 80:                                  # evalf(15) asks ~57-74 bits
-            fn = sp.lambdify(X, f, "numpy")
-            gn = sp.lambdify(X, g, "numpy")
+            fn = sp.lambdify(X, f, ["scipy", "numpy"])
+            gn = sp.lambdify(X, g, ["scipy", "numpy"])
             vec = lambda h: (lambda t: np.broadcast_to(np.asarray(h(t), dtype=float), np.shape(t)))
             if self.is_one_dimensional:
                 val = split_quadrature_expectation_1d(vec(fn), float(K[0])) * float(g)

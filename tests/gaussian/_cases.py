@@ -18,7 +18,7 @@ def clipped_correlation(k12, k11, k22):
     return np.clip(k12 / np.sqrt(np.maximum(k11 * k22, 1e-300)), -1.0, 1.0)
 
 
-NUMPY_MODULES = [{"SafeCorrelation": clipped_correlation}, "numpy"]
+NUMPY_MODULES = [{"SafeCorrelation": clipped_correlation}, "scipy", "numpy"]
 
 SMOOTH = {
     "x": x,
@@ -54,7 +54,7 @@ def closed_numeric(f, g):
 
 @lru_cache(maxsize=None)
 def numpy_fn(f):
-    fn = sp.lambdify(x, f, modules="numpy")
+    fn = sp.lambdify(x, f, modules=["scipy", "numpy"])
     return lambda t: np.broadcast_to(np.asarray(fn(t), dtype=float), np.shape(t))
 
 
