@@ -1,0 +1,138 @@
+"""Langevin sampling of the exact Bayesian posterior of a finite-width network.
+
+Target (THEORY.md section 0):  p(θ | D) ∝ p₀(θ) exp(−Σ_μ (f(x_μ) − y_μ)² / (2σ²)),  with p₀ the
+spec's Gaussian prior on the raw parameters (see :mod:`.torch_network`).  With the potential
+U(θ) = Σ θ²/(2 v_θ) + Σ_μ (f − y)²/(2σ²) and the constant diagonal preconditioner v_θ (each raw
+parameter's prior variance), the Euler–Maruyama discretisation of
+dθ = −v_θ ∇U dt + √(2 v_θ) dW is
+
+    θ ← θ − ε θ − ε v_θ ∇_θ Σ (f − y)²/(2σ²) + √(2 ε v_θ) ξ,   ξ ~ N(0, I).
+
+Its stationary distribution is the posterior up to an O(ε) bias: for a Gaussian direction of
+(whitened) precision λ the sampled variance is 1/(λ(1 − ελ/2)), i.e. a relative bias ελ/2, and the
+step is stable only for ελ < 2.  The prior alone has λ = 1; the likelihood adds
+λ ≈ eig(Θ_white)/σ² (Θ_white the NTK in whitened coordinates), so choose ε ≲ 0.05 σ² / λ_max(Θ).
+Halving ε should change measured observables by less than their standard errors; check it.
+
+Burn-in steps are discarded; afterwards every ``thin``-th state is recorded.  Each ensemble member
+is an independent chain (its own generator), so member averages are independent and the
+across-member standard error is honest; split-R̂ over members is reported per test point.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from ..errors import TrainingDivergedError
+from .observables import readout_norm, split_rhat
+
+
+@dataclass(frozen=True)
+class Langevin:
+    """Euler–Maruyama Langevin sampler of the posterior (see the module docstring).
+
+    ``noise_var`` None takes σ² from the spec's ``[posterior] noise_var``.  ``max_samples`` bounds
+    the stored per-sample test predictions used for split-R̂ (running sums use every sample).
+    """
+
+    step_size: float
+    steps: int
+    burn_in: int = 0
+    thin: int = 10
+    noise_var: float | None = None
+    divergence_factor: float = 1e6
+    max_samples: int = 2000
+
+    name = "langevin"
+    default_theories = ("gp",)
+
+    def __post_init__(self):
+        if not (self.step_size > 0 and math.isfinite(self.step_size)):
+            raise ValueError(f"step_size must be positive, got {self.step_size}")
+        if self.steps <= self.burn_in:
+            raise ValueError(f"steps ({self.steps}) must exceed burn_in ({self.burn_in}) to record samples")
+        if self.thin < 1:
+            raise ValueError("thin must be >= 1")
+
+    def config(self) -> dict:
+        return {"trainer": self.name, "step_size": self.step_size, "steps": self.steps, "burn_in": self.burn_in,
+                "thin": self.thin, "noise_var": self.noise_var}
+
+    def n_samples(self) -> int:
+        return len(range(self.burn_in + self.thin - 1, self.steps, self.thin))
+
+    # -- protocol used by runner.run_ensemble -----------------------------------------
+    def init_accumulators(self, ens, n_test, out_dim):
+        M, dt, dev = ens.members, ens.dtype, ens.device
+        n_keep = min(self.n_samples(), self.max_samples)
+        return {"sum_f": torch.zeros(M, n_test, out_dim, dtype=torch.float64, device=dev),
+                "sum_f2": torch.zeros(M, n_test, out_dim, dtype=torch.float64, device=dev),
+                "sum_loss": torch.zeros(M, dtype=torch.float64, device=dev),
+                "sum_qbar": torch.zeros(M, dtype=torch.float64, device=dev),
+                "count": torch.zeros(M, dtype=torch.float64, device=dev),
+                "samples": torch.zeros(M, n_keep, n_test, dtype=dt, device=dev)}
+
+    def step(self, ens, params, gens, xtr, ytr, k, ref_loss, noise_buffers):
+        s2 = self._s2
+        eps = self.step_size
+        for p in params:
+            p.requires_grad_(True)
+        f = ens.forward(params, xtr)
+        loss = 0.5 * ((f - ytr) ** 2).flatten(1).sum(1)
+        grads = torch.autograd.grad(loss.sum(), params)
+        with torch.no_grad():
+            for p, g, v, buf in zip(params, grads, ens.prior_vars, noise_buffers):
+                for m, gen in enumerate(gens):
+                    torch.randn(buf.shape[1:], generator=gen, out=buf[m])
+                p.requires_grad_(False)
+                p.mul_(1 - eps).add_(g, alpha=-eps * v / s2).add_(buf, alpha=math.sqrt(2 * eps * v))
+        check_divergence(loss.detach(), k, ref_loss, self.divergence_factor,
+                         f"Langevin step_size={eps:g}: lower step_size (try {eps / 4:g}); stability needs "
+                         f"step_size * lambda_max < 2 with lambda_max ~ lambda_max(NTK)/noise_var "
+                         f"(noise_var={s2:g})")
+        return loss.detach()
+
+    def record(self, ens, params, k, xte, acc, loss):
+        if k < self.burn_in or (k - self.burn_in) % self.thin != self.thin - 1:
+            return
+        with torch.no_grad():
+            f = ens.forward(params, xte).to(torch.float64)
+            i = int(acc["count"][0].item())
+            acc["sum_f"] += f
+            acc["sum_f2"] += f * f
+            acc["sum_loss"] += loss.to(torch.float64)
+            acc["sum_qbar"] += readout_norm(ens, params).to(torch.float64)
+            acc["count"] += 1
+            if i < acc["samples"].shape[1]:
+                acc["samples"][:, i] = f[..., 0].to(acc["samples"].dtype)
+
+    def finish(self, ens, params, acc, xte=None, xtr=None, ytr=None) -> dict:
+        n = acc["count"][:, None, None].cpu().numpy()
+        mean_f = acc["sum_f"].cpu().numpy() / n
+        mean_f2 = acc["sum_f2"].cpu().numpy() / n
+        kept = int(min(acc["count"][0].item(), acc["samples"].shape[1]))
+        samples = acc["samples"][:, :kept].cpu().numpy()
+        return {"mean_f": mean_f, "mean_f2": mean_f2, "train_loss": acc["sum_loss"].cpu().numpy() / n[:, 0, 0],
+                "qbar": acc["sum_qbar"].cpu().numpy() / n[:, 0, 0],
+                "rhat": split_rhat(samples) if ens.members > 1 else np.full(samples.shape[2:], np.nan),
+                "n_samples": kept}
+
+
+def check_divergence(loss, k, ref_loss, factor, advice):
+    """Raise TrainingDivergedError if any member's loss is NaN/inf or exceeds factor × ref_loss."""
+    finite = torch.isfinite(loss)
+    if not bool(finite.all()):
+        m = int((~finite).nonzero()[0, 0])
+        raise TrainingDivergedError(f"training diverged at step {k}: member {m} has a non-finite loss. {advice}")
+    worst = float(loss.max())
+    if worst > factor * ref_loss:
+        m = int(loss.argmax())
+        raise TrainingDivergedError(f"training diverged at step {k}: member {m} loss {worst:.3g} exceeds "
+                                    f"{factor:g} x its reference {ref_loss:.3g}. {advice}")
+
+
+__all__ = ["Langevin", "check_divergence"]

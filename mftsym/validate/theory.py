@@ -1,0 +1,252 @@
+"""Theory predictions compared with finite-width ensembles, and the hook to add more.
+
+A *theory* is a callable ``theory(spec, data, trainer=None) -> dict`` returning at least
+``"mean"`` (prediction on ``data.x_test``, shape (P_test, out)) and optionally ``"var"``
+(shape (P_test, out)), ``"equations"`` (LaTeX strings for the report) and ``"order_parameters"``.
+``spec`` has its hidden widths set (e.g. ``spec.params["N1"] = N``), so a finite-width theory
+(kernel renormalization, ``mftsym.solve``) sees the width it must predict for.  Register more with
+:func:`register_theory` or pass ``theories={"name": callable}`` to :func:`mftsym.validate.validate`.
+
+Built in:
+
+* ``"gp"`` -- the NNGP posterior (THEORY.md section 1):
+  f̄ = k*ᵀ (K + σ² I)⁻¹ y,  Var f = k** − k*ᵀ (K + σ² I)⁻¹ k*;
+* ``"ntk"`` -- the infinite ensemble trained by gradient descent for ``t`` steps of rate η
+  (Lee et al. 2019): μ_t = Θ_{*X} Θ⁻¹ (I − (I − ηΘ)^t) y (the discrete-time form of e^{−ηΘt}),
+  Σ_t from the same reference.
+
+Kernels come from :func:`mftsym.kernel` (derived from the spec); where that is unavailable for
+a spec, a small numeric reference recursion here (closed forms for identity/erf/relu, Gauss-Hermite
+quadrature otherwise) is used and the report says so.
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+
+import numpy as np
+import sympy as sp
+
+from ..errors import EvaluationError, SpecError
+from ..spec.expressions import X, make_symbol, parse_expression
+
+THEORIES: dict = {}
+
+
+def register_theory(name: str, fn) -> None:
+    """Make ``fn(spec, data, trainer=None) -> {"mean": ..., "var": ...}`` available by ``name``."""
+    THEORIES[name] = fn
+
+
+def call_theory(fn, spec, data, trainer=None) -> dict:
+    params = inspect.signature(fn).parameters
+    out = fn(spec, data, trainer=trainer) if ("trainer" in params or any(
+        p.kind == p.VAR_KEYWORD for p in params.values())) else fn(spec, data)
+    if not isinstance(out, dict):
+        out = {"mean": out}
+    res = {k: v for k, v in out.items()}
+    for key in ("mean", "var"):
+        if key in res and res[key] is not None:
+            arr = np.asarray(res[key], dtype=float)
+            res[key] = arr.reshape(len(data.x_test), -1)
+    return res
+
+
+# --------------------------------------------------------------------------- kernels
+def noise_var(spec, override=None) -> float:
+    """σ² of the likelihood: ``override``, else ``[posterior] noise_var`` evaluated with params."""
+    if override is not None:
+        return float(override)
+    post = spec.posterior or {}
+    if "noise_var" not in post:
+        raise SpecError("the spec has no [posterior] noise_var; add one (e.g. noise_var = 0.01) "
+                        "or pass noise_var=... to the trainer", "posterior")
+    expr = parse_expression(post["noise_var"], "posterior.noise_var")
+    val = expr.subs({make_symbol(k): v for k, v in spec.params.items()})
+    if not val.is_number or float(val) <= 0:
+        raise SpecError(f"noise_var must evaluate to a positive number, got {val}", "posterior.noise_var")
+    return float(val)
+
+
+def kernel_matrix(spec, x, x2=None, kind: str = "nngp", values=None):
+    """(kernel, source): the infinite-width kernel between rows of x and x2 with parameter
+    ``values``; ``source`` is "mftsym.kernel" or "reference" (this module's recursion)."""
+    values = dict(values or spec.params)
+    try:
+        import mftsym
+        k = mftsym.kernel(spec, x, x2, kind=kind, params=values)
+        return np.asarray(k, dtype=float), "mftsym.kernel"
+    except (ImportError, NotImplementedError, AttributeError, KeyError):
+        pass
+    except Exception as exc:  # noqa: BLE001 -- a genuine kernel error should surface
+        if exc.__class__.__name__ not in ("EvaluationError",):
+            raise
+    return reference_kernel(spec, x, x2, kind, values), "reference"
+
+
+def _expectations(expr, k11, k12, k22, order=48):
+    """E[φ(u)φ(v)] for (u, v) ~ N(0, [[k11, k12], [k12, k22]]), elementwise."""
+    if expr == X:
+        return k12
+    if expr == sp.erf(X):
+        return (2 / np.pi) * np.arcsin(np.clip(2 * k12 / np.sqrt((1 + 2 * k11) * (1 + 2 * k22)), -1, 1))
+    if expr == sp.Max(0, X):
+        n = np.sqrt(np.maximum(k11 * k22, 1e-300))
+        th = np.arccos(np.clip(k12 / n, -1, 1))
+        return n * (np.sin(th) + (np.pi - th) * np.cos(th)) / (2 * np.pi)
+    return _gh(sp.lambdify(X, expr, "numpy"), k11, k12, k22, order)
+
+
+def _deriv_expectations(expr, k11, k12, k22, order=48):
+    """E[φ'(u)φ'(v)]."""
+    if expr == X:
+        return np.ones_like(k12)
+    if expr == sp.erf(X):
+        return (4 / np.pi) / np.sqrt((1 + 2 * k11) * (1 + 2 * k22) - 4 * k12 ** 2)
+    if expr == sp.Max(0, X):
+        n = np.sqrt(np.maximum(k11 * k22, 1e-300))
+        th = np.arccos(np.clip(k12 / n, -1, 1))
+        return (np.pi - th) / (2 * np.pi)
+    d = sp.diff(expr, X)
+    d = d.replace(sp.DiracDelta, lambda *a: sp.Integer(0))
+    return _gh(sp.lambdify(X, d, "numpy"), k11, k12, k22, order)
+
+
+def _gh(f, k11, k12, k22, order):
+    z, w = np.polynomial.hermite_e.hermegauss(order)
+    w = w / np.sqrt(2 * np.pi)
+    k11, k12, k22 = np.broadcast_arrays(k11, k12, k22)
+    s1 = np.sqrt(np.maximum(k11, 1e-300))
+    a = k12 / s1
+    b = np.sqrt(np.maximum(k22 - a * a, 0))
+    fu = np.broadcast_to(f(s1[..., None] * z), s1.shape + z.shape)
+    v = a[..., None, None] * z[:, None] + b[..., None, None] * z[None, :]
+    gv = np.broadcast_to(f(v), v.shape)
+    return np.einsum("...i,...ij,i,j->...", fu, gv, w, w)
+
+
+def reference_kernel(spec, x, x2=None, kind="nngp", values=None):
+    """Numeric NNGP/NTK recursion (THEORY.md section 1) in the spec's parametrization.
+
+    NTK conventions: ntk and mean_field parametrizations Θ^{l+1} = K^{l+1} + C_W E[φ'φ'] Θ^l with
+    C_W = weight_var (mean_field readout: weight_var/fan_in); standard parametrization the
+    gradient with respect to W ~ N(0, weight_var/fan_in) directly:
+    Θ^{l+1} = fan_in E[φφ] + [bias] 1 + weight_var E[φ'φ'] Θ^l (neural-tangents' convention).
+    """
+    from .torch_network import spec_values
+    x = np.atleast_2d(np.asarray(x, float))
+    x2 = x if x2 is None else np.atleast_2d(np.asarray(x2, float))
+    net = spec.network
+    vals = spec_values(spec, None, x.shape[1], values)
+    subs = {make_symbol(k): v for k, v in vals.items()}
+
+    def num(e):
+        v = sp.sympify(e).subs(subs)
+        if not v.is_number:
+            raise SpecError(f"no value for {sorted(map(str, v.free_symbols))}")
+        return float(v)
+
+    k11 = np.einsum("ij,ij->i", x, x)[:, None]
+    k22 = np.einsum("ij,ij->i", x2, x2)[None, :]
+    k12 = x @ x2.T
+    d = x.shape[1]
+    # "previous layer" E[φφ] (per unit) and the kernels of the current pre-activation
+    e11, e12, e22, fan = k11 / d, k12 / d, k22 / d, d
+    theta = None
+    pending_act = None
+    dense = net.dense_layers
+    p = net.parametrization
+    for layer in net.layers:
+        if not hasattr(layer, "weight_var"):
+            if pending_act is not None:
+                raise SpecError("the reference kernel needs a dense layer between two activations")
+            pending_act = layer.fn.expr
+            continue
+        wv, bv = num(layer.weight_var), num(layer.bias_var)
+        cw = wv / fan if (p == "mean_field" and layer is dense[-1]) else wv
+        if pending_act is not None:
+            e12 = _expectations(pending_act, K11, K12, K22)
+            dphi12 = _deriv_expectations(pending_act, K11, K12, K22)
+            e11 = _expectations(pending_act, K11, K11, K11)
+            e22 = _expectations(pending_act, K22, K22, K22)
+        else:
+            dphi12 = np.ones_like(e12)
+        K11, K12, K22 = cw * e11 + bv, cw * e12 + bv, cw * e22 + bv
+        if p == "standard":
+            new = fan * e12 + (1.0 if bv else 0.0)
+        else:
+            new = K12
+        theta = new if theta is None else new + (wv if p == "standard" else cw) * dphi12 * theta
+        pending_act, fan = None, num(layer.width)
+    if pending_act is not None:
+        raise SpecError("the reference kernel needs the network to end with a dense layer")
+    out = K12 if kind == "nngp" else theta
+    if kind not in ("nngp", "ntk"):
+        raise EvaluationError(f"unknown kernel kind {kind!r}; use 'nngp' or 'ntk'")
+    return np.broadcast_to(out, (x.shape[0], x2.shape[0])).copy()
+
+
+# --------------------------------------------------------------------------- predictions
+def _solve_psd(A, B):
+    try:
+        c = np.linalg.cholesky(A)
+        return np.linalg.solve(c.T, np.linalg.solve(c, B))
+    except np.linalg.LinAlgError:
+        return np.linalg.lstsq(A, B, rcond=None)[0]
+
+
+def gp_posterior(spec, data, trainer=None) -> dict:
+    """NNGP posterior mean and variance on ``data.x_test`` at noise σ² (trainer or spec)."""
+    s2 = noise_var(spec, getattr(trainer, "noise_var", None))
+    K, src = kernel_matrix(spec, data.x_train, kind="nngp")
+    ks, _ = kernel_matrix(spec, data.x_test, data.x_train, kind="nngp")
+    kss = np.diag(kernel_matrix(spec, data.x_test, kind="nngp")[0])
+    A = K + s2 * np.eye(len(K))
+    mean = ks @ _solve_psd(A, data.y_train)
+    var = kss - np.einsum("ij,ji->i", ks, _solve_psd(A, ks.T))
+    var = np.repeat(var[:, None], data.y_train.shape[1], axis=1)
+    return {"mean": mean, "var": var, "kernel_source": src,
+            "equations": [r"\bar f(x_*) = k_*^\top (K + \sigma^2 I)^{-1} y",
+                          r"\mathrm{Var} f(x_*) = k_{**} - k_*^\top (K + \sigma^2 I)^{-1} k_*"],
+            "order_parameters": {"noise_var": s2}}
+
+
+def ntk_predictor(spec, data, trainer=None) -> dict:
+    """Mean and variance of an infinite ensemble after ``trainer.steps`` full-batch GD steps
+    of rate ``trainer.lr`` on ½Σ(f−y)² (``steps=None``: converged, μ = Θ_{*X} Θ⁻¹ y)."""
+    if spec.network.parametrization != "ntk":
+        raise SpecError("the NTK predictor is implemented for the ntk parametrization; "
+                        f"this spec uses {spec.network.parametrization!r}", "network.parametrization")
+    lr = getattr(trainer, "lr", None)
+    steps = getattr(trainer, "steps", None)
+    xtr, xte, y = data.x_train, data.x_test, data.y_train
+    T, src = kernel_matrix(spec, xtr, kind="ntk")
+    Ts, _ = kernel_matrix(spec, xte, xtr, kind="ntk")
+    K, _ = kernel_matrix(spec, xtr, kind="nngp")
+    Ks, _ = kernel_matrix(spec, xte, xtr, kind="nngp")
+    Kss = np.diag(kernel_matrix(spec, xte, kind="nngp")[0])
+    lam, U = np.linalg.eigh(T)
+    lam = np.maximum(lam, 1e-300)
+    if lr is None or steps is None:
+        decay = np.zeros_like(lam)
+    else:
+        decay = (1 - lr * lam) ** int(steps)
+    # A = Θ⁻¹ (I − (I − ηΘ)^t), symmetric
+    A = (U * ((1 - decay) / lam)) @ U.T
+    mean = Ts @ A @ y
+    M = Ts @ A                                       # (P*, P)
+    var = Kss + np.einsum("ij,jk,ik->i", M, K, M) - 2 * np.einsum("ij,ij->i", M, Ks)
+    var = np.repeat(var[:, None], y.shape[1], axis=1)
+    return {"mean": mean, "var": var, "kernel_source": src,
+            "equations": [r"\mu_t(x) = \Theta_{xX}\Theta^{-1}(I - (I-\eta\Theta)^t) Y",
+                          r"\Sigma_t(x,x) = K_{xx} + M K_{XX} M^\top - 2 M K_{Xx},\ M = \Theta_{xX}\Theta^{-1}(I-(I-\eta\Theta)^t)"],
+            "order_parameters": {"lambda_max_ntk": float(lam.max()),
+                                 "lr_times_lambda_max": float(lr * lam.max()) if lr else None}}
+
+
+register_theory("gp", gp_posterior)
+register_theory("ntk", ntk_predictor)
+
+__all__ = ["THEORIES", "gp_posterior", "kernel_matrix", "noise_var", "ntk_predictor", "reference_kernel",
+           "register_theory"]
