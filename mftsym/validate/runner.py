@@ -38,6 +38,7 @@ def fingerprint(spec_dict, data, width, members, seed, trainer, dtype) -> str:
 
 
 def run_ensemble(spec, data, width, members: int, trainer, seed: int = 0, dtype="float64", device="cpu",
+                 member_offset: int = 0,
                  checkpoint_dir=None, checkpoint_every: int = 0, progress: bool = False, threads: int | None = None,
                  _stop_at_step: int | None = None) -> dict:
     """Train/sample ``members`` networks of ``spec`` at hidden width ``width`` on ``data``.
@@ -45,6 +46,8 @@ def run_ensemble(spec, data, width, members: int, trainer, seed: int = 0, dtype=
     Returns per-member measurements (numpy arrays with a leading member axis: ``mean_f``,
     ``mean_f2`` on ``x_test``, ``train_loss``, ``qbar``, ...) plus ``rhat`` for Langevin and
     teacher ``overlap``/``norm2`` when the data has a ``teacher_direction``.  With
+    ``member_offset`` numbers the members (member m is seeded by (seed, member_offset + m), so
+    splitting an ensemble into chunks does not change any member's chain).  With
     ``checkpoint_dir`` and ``checkpoint_every > 0`` the run writes per-member checkpoints and
     resumes from the latest one.  ``threads`` sets torch's CPU threads for the run (None: one
     thread for small problems, where multithreading only adds synchronisation cost).
@@ -58,13 +61,13 @@ def run_ensemble(spec, data, width, members: int, trainer, seed: int = 0, dtype=
         if threads:
             torch.set_num_threads(int(threads))
         return _run(spec, data, width, members, trainer, seed, dtype, device, checkpoint_dir, checkpoint_every,
-                    progress, _stop_at_step)
+                    progress, _stop_at_step, member_offset)
     finally:
         torch.set_num_threads(old_threads)
 
 
 def _run(spec, data, width, members, trainer, seed, dtype, device, checkpoint_dir, checkpoint_every, progress,
-         _stop_at_step):
+         _stop_at_step, member_offset=0):
     spec_dict = spec if isinstance(spec, dict) else spec.to_dict()
     spec = Spec.from_dict(spec_dict) if isinstance(spec, dict) else spec
     data = as_dataset(data)
@@ -79,8 +82,8 @@ def _run(spec, data, width, members, trainer, seed, dtype, device, checkpoint_di
     xtr = torch.as_tensor(data.x_train, dtype=dtype, device=device)
     ytr = torch.as_tensor(data.y_train, dtype=dtype, device=device)
     xte = torch.as_tensor(data.x_test, dtype=dtype, device=device)
-    gens = member_generators(seed, members, device=device)
-    fp = fingerprint(spec_dict, data, width, members, seed, trainer, dtype)
+    gens = member_generators(seed, members, offset=member_offset, device=device)
+    fp = fingerprint(spec_dict, data, width, members, (seed, member_offset), trainer, dtype)
     start = 0
     state = load_checkpoint(checkpoint_dir, members, fp, device, dtype) if checkpoint_dir else None
     if state is not None:
