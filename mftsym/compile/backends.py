@@ -9,6 +9,7 @@ of mftsym are printed as calls of ``mft_*`` functions defined here per backend.
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -50,9 +51,12 @@ def torch_namespace() -> dict:
         return torch.heaviside(a, torch.as_tensor(h0, dtype=a.dtype, device=a.device))
 
     def select(conds, choices, default=float("nan")):
-        out = torch.full_like(t(choices[-1]) * 1.0, default)
+        ref = next(v for v in (*choices, *conds) if isinstance(v, torch.Tensor))
+        out = torch.full(ref.shape, default, dtype=torch.float64, device=ref.device)
         for c, v in reversed(list(zip(conds, choices))):
-            out = torch.where(t(c), t(v), out)
+            if not isinstance(c, torch.Tensor):
+                c = torch.full(ref.shape, bool(c), dtype=torch.bool, device=ref.device)
+            out = torch.where(c, torch.as_tensor(v, dtype=out.dtype, device=out.device), out)
         return out
 
     table = {
@@ -74,7 +78,7 @@ def torch_namespace() -> dict:
                "select": select, "logical_and": torch.logical_and, "logical_or": torch.logical_or,
                "logical_not": torch.logical_not, "equal": torch.eq, "greater": torch.gt, "less": torch.lt,
                "greater_equal": torch.ge, "less_equal": torch.le, "mft_safe_corr": safe_corr,
-               "torch": torch})
+               "reduce": functools.reduce, "torch": torch})
     return ns
 
 

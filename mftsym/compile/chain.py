@@ -45,7 +45,7 @@ class CompiledChain:
     returns {output name: value} for the requested outputs.
     """
 
-    def __init__(self, derivation, backend: str = "numpy", outputs=None, quadrature_order: int = 64):
+    def __init__(self, derivation, backend: str = "numpy", outputs=None, quadrature_order: int = 48):
         if backend not in NAMESPACES:
             raise EvaluationError(f"unknown backend {backend!r}; use one of {list(NAMESPACES)}")
         self.backend = backend
@@ -101,7 +101,7 @@ class CompiledChain:
         return {o: env[self.derivation.outputs[o].name] for o in self.outputs}
 
 
-def compile_chain(derivation, backend: str = "numpy", outputs=None, quadrature_order: int = 64) -> CompiledChain:
+def compile_chain(derivation, backend: str = "numpy", outputs=None, quadrature_order: int = 48) -> CompiledChain:
     """The cached :class:`CompiledChain` of ``derivation`` for ``backend``."""
     key = (backend, tuple(outputs or derivation.outputs), quadrature_order)
     with _LOCK:

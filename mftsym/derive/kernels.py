@@ -62,10 +62,16 @@ def _merge_activations(layers) -> list:
     return out
 
 
+def almost_everywhere_derivative(phi: sp.Expr) -> sp.Expr:
+    """phi'(x) with Dirac deltas dropped: the derivative autograd gives a finite network
+    (step and sign have zero gradient almost everywhere, as in neural-tangents' ``Sign``)."""
+    return sp.diff(phi, X).replace(lambda e: isinstance(e, sp.DiracDelta), lambda e: sp.S.Zero)
+
+
 @lru_cache(maxsize=256)
 def _expectations(phi: sp.Expr, K11, K12, K22, method: str):
     """E[phi phi], E[phi' phi'] at (x,x'), and E[phi^2] at (x,x), (x',x')."""
-    dphi = sp.diff(phi, X)
+    dphi = almost_everywhere_derivative(phi)
     off = gaussian_expectation(phi, phi, K11, K12, K22, method=method)
     doff = gaussian_expectation(dphi, dphi, K11, K12, K22, method=method)
     d11 = gaussian_expectation(phi, phi, K11, K11, K11, method=method)
@@ -139,7 +145,7 @@ def derive_kernels(network, ntk: bool = True, method: str = "auto") -> Derivatio
                 defs.append(Definition(cdot, doff, _latex(r"\dot{C}", layer, "12"),
                                        "E[phi'(u)phi'(v)]"))
                 tp = _sym("ThetaPost", layer, "12")
-                defs.append(Definition(tp, cdot * theta, _latex(r"\Theta_{\phi}", layer, "12"),
+                defs.append(Definition(tp, cdot * theta, _latex(r"\tilde{\Theta}", layer, "12"),
                                        "NTK of the activations"))
                 post_ntk = tp
             post = new
