@@ -109,3 +109,19 @@ def test_sweep_on_dask_local_cluster(tmp_path):
     for w in (16, 32):
         np.testing.assert_allclose(res[w]["mean_f"], ref[w]["mean_f"], rtol=1e-12)
     assert len(list((tmp_path / "runs").glob("*.npz"))) == 4
+
+
+def test_cli_hook(tmp_path):
+    import argparse
+
+    from mftsym.validate.cli import add_parser
+    parser = argparse.ArgumentParser()
+    add_parser(parser.add_subparsers())
+    data = tmp_path / "DATA.npz"
+    teacher_data(6, 4, 3, seed=0).save(data)
+    spec = tmp_path / "spec.toml"
+    make_spec().save(spec)
+    args = parser.parse_args(["validate", str(spec), "--data", str(data), "--widths", "8,16", "--ensemble", "2",
+                              "--out", str(tmp_path / "out"), "--trainer", "gd", "--steps", "5", "--no-progress"])
+    assert args.func(args) == 0
+    assert (tmp_path / "out" / "report.json").is_file()

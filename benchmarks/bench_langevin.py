@@ -1,0 +1,116 @@
+"""Langevin training of an ensemble of 16 two-layer erf networks (issue 4, Performance).
+
+    python benchmarks/bench_langevin.py [--steps 20] [--json out.json]
+
+For P = 500, d = 50, N in {64, 1024}, float32 and float64: steps/s of the vectorised ensemble
+(mftsym.validate.Langevin on an EnsembleNetwork) against a straightforward per-network loop
+(16 torch.nn.Modules, autograd, one after another) measured in the same run; and the achieved
+FLOP rate (the matmul FLOPs of a step) against a plain matmul of the same shapes (X @ W for all
+members at once) and a square 1024^3 matmul, both measured in the same run (the roofline).
+Ratios are reported, never asserted.
+"""
+
+import argparse
+import json
+import os
+import platform
+import time
+
+import torch
+
+from mftsym.spec import Spec
+from mftsym.validate import Langevin
+from mftsym.validate.torch_network import EnsembleNetwork, SpecNetwork, member_generators, network_plan
+
+M, P, D = 16, 500, 50
+
+SPEC = Spec.from_dict({"network": {"input_dim": "d", "parametrization": "ntk", "layers": [
+    {"type": "dense", "width": "N1", "weight_var": 1.5, "bias_var": 0.05}, {"type": "activation", "fn": "erf"},
+    {"type": "dense", "width": 1, "weight_var": 1.0}]}, "posterior": {"noise_var": 1.0}})
+
+
+def timeit(fn, steps, warm=2):
+    for _ in range(warm):
+        fn()
+    t = time.perf_counter()
+    for _ in range(steps):
+        fn()
+    return (time.perf_counter() - t) / steps
+
+
+def step_flops(N):
+    # forward X@W1 (2PDN) + readout (2PN); backward dW1 (2PDN) + d(hidden) (2PN) + d(readout) (2PN)
+    return M * (4 * P * D * N + 6 * P * N)
+
+
+def bench(N, dtype, steps):
+    plan = network_plan(SPEC, N, D)
+    x = torch.randn(P, D, dtype=dtype)
+    y = torch.randn(P, 1, dtype=dtype)
+    tr = Langevin(step_size=1e-5, steps=10 ** 9, noise_var=1.0)
+    object.__setattr__(tr, "_s2", 1.0)
+    ens = EnsembleNetwork(plan, M, dtype)
+    gens = member_generators(0, M)
+    params = ens.init_params(gens)
+    bufs = [torch.empty_like(p) for p in params]
+    k = [0]
+
+    def ens_step():
+        tr.step(ens, params, gens, x, y, k[0], 1e30, bufs)
+        k[0] += 1
+
+    t_ens = timeit(ens_step, steps)
+
+    nets = [SpecNetwork(plan, seed=m, dtype=dtype) for m in range(M)]
+    eps = 1e-5
+
+    def loop_step():
+        for net in nets:
+            net.zero_grad(set_to_none=True)
+            loss = 0.5 * ((net(x) - y) ** 2).sum()
+            loss.backward()
+            with torch.no_grad():
+                for p, v in zip(net.weights, net.prior_vars):
+                    p.mul_(1 - eps).add_(p.grad, alpha=-eps * v).add_(torch.randn_like(p), alpha=(2 * eps * v) ** 0.5)
+
+    t_loop = timeit(loop_step, max(2, steps // 2))
+
+    W = torch.randn(D, M * N, dtype=dtype)
+    t_mm = timeit(lambda: x @ W, steps * 5)
+    A = torch.randn(1024, 1024, dtype=dtype)
+    t_sq = timeit(lambda: A @ A, 10)
+    fl = step_flops(N)
+    return {"N": N, "dtype": str(dtype).replace("torch.", ""), "ensemble_steps_per_s": 1 / t_ens,
+            "loop_steps_per_s": 1 / t_loop, "speedup_vs_loop": t_loop / t_ens,
+            "ensemble_gflops": fl / t_ens / 1e9, "same_shape_matmul_gflops": 2 * P * D * M * N / t_mm / 1e9,
+            "square_matmul_gflops": 2 * 1024 ** 3 / t_sq / 1e9,
+            "fraction_of_same_shape_matmul": (fl / t_ens) / (2 * P * D * M * N / t_mm),
+            "fraction_of_square_matmul": (fl / t_ens) / (2 * 1024 ** 3 / t_sq)}
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--steps", type=int, default=20)
+    ap.add_argument("--json")
+    ap.add_argument("--sizes", default="64,1024")
+    args = ap.parse_args()
+    info = {"torch": torch.__version__, "threads": torch.get_num_threads(), "machine": platform.processor() or
+            platform.machine(), "cpus": os.cpu_count(), "load_avg": os.getloadavg()}
+    print(info)
+    rows = []
+    for N in map(int, args.sizes.split(",")):
+        for dtype in (torch.float32, torch.float64):
+            r = bench(N, dtype, args.steps)
+            rows.append(r)
+            print(f"N={N:5d} {r['dtype']:8s} ensemble {r['ensemble_steps_per_s']:8.1f} steps/s  loop "
+                  f"{r['loop_steps_per_s']:8.1f} steps/s  speedup {r['speedup_vs_loop']:5.2f}x  "
+                  f"{r['ensemble_gflops']:6.2f} GFLOP/s = {r['fraction_of_same_shape_matmul']:.2f} of same-shape "
+                  f"matmul ({r['same_shape_matmul_gflops']:.1f}), {r['fraction_of_square_matmul']:.2f} of square "
+                  f"matmul ({r['square_matmul_gflops']:.1f})")
+    if args.json:
+        with open(args.json, "w") as fh:
+            json.dump({"info": info, "rows": rows}, fh, indent=2)
+
+
+if __name__ == "__main__":
+    main()
