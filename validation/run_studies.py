@@ -41,9 +41,9 @@ def study3():
     """GP-vs-finite-width posterior discrepancy shrinks as 1/N (one-hidden-layer linear network)."""
     folder = "study3_one_over_n"
     data = teacher_data(8, 6, 8, noise_var=0.0, seed=3)
-    data = type(data)(data.x_train, 2.0 * data.y_train, data.x_test, 2.0 * data.y_test, data.meta)
+    data = type(data)(data.x_train, 4.0 * data.y_train, data.x_test, 4.0 * data.y_test, data.meta)
     tr = Langevin(step_size=2e-3, steps=20000, burn_in=4000, thin=10)
-    return validate(spec_of(folder), data, [4, 8, 16, 32, 64], 24, HERE / folder, trainer=tr, progress=False)
+    return validate(spec_of(folder), data, [16, 32, 64, 128, 256], 24, HERE / folder, trainer=tr, progress=False)
 
 
 if __name__ == "__main__":

@@ -6,7 +6,8 @@ picklable arguments only (the spec as its dict, the data as arrays), so a
 runs the same sweep unchanged.  ``executor=None`` runs the jobs one after another in-process.
 
 With ``out_dir``, each finished job is saved atomically to ``out_dir/runs/N{width}_m{offset}.npz``
-and skipped on a rerun; unfinished jobs resume from ``out_dir/checkpoints/...``.
+and skipped on a rerun of the same configuration (a fingerprint of spec, data, width, members,
+seed and trainer); unfinished jobs resume from ``out_dir/checkpoints/...``.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from .data import as_dataset
-from .runner import run_ensemble
+from .runner import _dtype, fingerprint, run_ensemble
 
 _ARRAY_KEYS = ("mean_f", "mean_f2", "train_loss", "qbar", "overlap", "norm2", "curve_f", "curve_loss")
 
@@ -75,11 +76,14 @@ def sweep(spec, data, widths, ensemble: int, trainer, seed: int = 0, chunks: int
             off, size = int(bounds[c]), int(bounds[c + 1] - bounds[c])
             name = _job_name(width, off)
             path = runs_dir / f"{name}.npz" if runs_dir else None
+            fp = fingerprint(spec_dict, data, width, size, (seed, off), trainer, _dtype(dtype))
             if path is not None and path.is_file():
-                fut = Future()
-                fut.set_result(_load_job(path))
-                jobs[(width, off)] = (fut, path)
-                continue
+                cached = _load_job(path)
+                if cached.get("fingerprint") == fp:     # a finished job of this very configuration
+                    fut = Future()
+                    fut.set_result(cached)
+                    jobs[(width, off)] = (fut, path, fp)
+                    continue
             ckpt = str(Path(out_dir) / "checkpoints" / name) if out_dir and checkpoint_every else None
             kwargs = dict(seed=seed, dtype=dtype, device=device, member_offset=off, checkpoint_dir=ckpt,
                           checkpoint_every=checkpoint_every, progress=progress and executor is None, threads=threads)
@@ -91,12 +95,13 @@ def sweep(spec, data, widths, ensemble: int, trainer, seed: int = 0, chunks: int
                     fut.set_exception(exc)
             else:
                 fut = executor.submit(run_ensemble, spec_dict, data_arrays, width, size, trainer, **kwargs)
-            jobs[(width, off)] = (fut, path)
+            jobs[(width, off)] = (fut, path, fp)
     by_width = {}
-    for (width, off), (fut, path) in jobs.items():
+    for (width, off), (fut, path, fp) in jobs.items():
         res = fut.result()
         res["member_offset"] = off
-        if path is not None and not path.is_file():
+        if path is not None and res.get("fingerprint") != fp:
+            res["fingerprint"] = fp
             _save_job(path, res)
         by_width.setdefault(width, []).append(res)
     return {w: merge_chunks(by_width[w]) for w in widths}
