@@ -1,11 +1,20 @@
 """Evaluate a compiled kernel chain on data: K(X, X2) between the rows of X and X2.
 
 The chain is written in the inner products x.x, x.x', x'.x' of a pair of inputs.  Here they are
-computed as a P x P' Gram matrix and two norm vectors shaped (P, 1) and (1, P'), so broadcasting
-evaluates the diagonal recursions once per point and the off-diagonal one once per pair.
+computed as a P x P' Gram matrix and two norm vectors shaped (P, 1) and (1, P').  The chain is
+compiled in two stages (:class:`~mftsym.compile.chain.CompiledChain` with ``axes``): the diagonal
+recursions run once, on the vectors; the per-pair stage runs tile by tile over the P x P' grid,
+so its intermediates stay in cache, with the tiles shared among worker threads (numpy ufuncs and
+torch ops release the GIL).  For K(X, X) only the tiles on and above the diagonal are evaluated
+and mirrored: the kernel is symmetric.  Torch tensors that require grad, or live on a GPU, are
+evaluated in one piece instead (autograd graph / one launch per op).
 """
 
 from __future__ import annotations
+
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -42,12 +51,94 @@ def parameter_env(network, params: dict, x_dim: int) -> dict:
     return env
 
 
-def evaluate_kernel(derivation, network, x, x2=None, kind: str = "nngp", params=None,
-                    backend: str = "numpy", device=None, dtype=None):
-    """The ``kind`` ("nngp" or "ntk") kernel between rows of ``x`` and ``x2`` (default: ``x``)."""
-    if kind not in derivation.outputs:
-        raise EvaluationError(f"unknown kernel kind {kind!r}; available: {[k for k in derivation.outputs if '_' not in k]}")
-    chain = compile_chain(derivation, backend, outputs=(kind,))
+AXES = {"x11": (0,), "x12": (0, 1), "x22": (1,)}
+TILE = 128            # tiles are TILE x TILE pairs: ~16k float64 per intermediate, cache-resident
+_POOLS: dict = {}
+_POOL_LOCK = threading.Lock()
+
+
+def default_threads(backend: str = "numpy") -> int:
+    """Worker threads for the tiled grid stage: ``MFTSYM_THREADS``, else torch's thread count
+    (torch backend) or the CPUs this process may run on."""
+    env = os.environ.get("MFTSYM_THREADS")
+    if env:
+        return max(1, int(env))
+    if backend == "torch":
+        import torch
+        return max(1, torch.get_num_threads())
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def _pool(n: int) -> ThreadPoolExecutor:
+    with _POOL_LOCK:
+        if n not in _POOLS:
+            _POOLS[n] = ThreadPoolExecutor(n, thread_name_prefix="mftsym-kernel")
+        return _POOLS[n]
+
+
+def _tile_env(env, names, rows, cols):
+    out = {}
+    for n in names:
+        v = env[n]
+        if getattr(v, "ndim", 0) == 2:
+            v = v[rows if v.shape[0] != 1 else slice(None), cols if v.shape[1] != 1 else slice(None)]
+        out[n] = v
+    return out
+
+
+def _grid(chain, env, shape, symmetric, empty, threads, tile=None):
+    """{name: (P, P') array} of the chain's grid-stage outputs, evaluated tile by tile."""
+    p, q = shape
+    names = chain.grid_outputs
+    if not names:
+        return {}
+    tile = tile or TILE
+    if p * q <= tile * tile:            # small: one piece
+        return chain.grid(env)
+    outs = {n: empty((p, q)) for n in names}
+    blocks = [(r, c) for r in range(0, p, tile) for c in range(0, q, tile) if not symmetric or c >= r]
+
+    def work(rc):
+        r0, c0 = rc
+        rows, cols = slice(r0, min(r0 + tile, p)), slice(c0, min(c0 + tile, q))
+        vals = chain.grid(_tile_env(env, chain.grid_args, rows, cols))
+        for n in names:
+            outs[n][rows, cols] = vals[n]
+            if symmetric and c0 != r0:
+                outs[n][cols, rows] = vals[n].T
+
+    if threads <= 1 or len(blocks) < 2:
+        for b in blocks:
+            work(b)
+    else:
+        # interleave big and small work so the threads finish together
+        list(_pool(threads).map(work, blocks, chunksize=1))
+    return outs
+
+
+def evaluate_kernel(derivation, network, x, x2=None, kind="nngp", params=None,
+                    backend: str = "numpy", device=None, dtype=None, threads=None, tile=None):
+    """The ``kind`` ("nngp" or "ntk") kernel between rows of ``x`` and ``x2`` (default: ``x``).
+
+    ``kind`` may also be a tuple of kinds, e.g. ``("nngp", "ntk")``: the chain then runs once and
+    a tuple of kernels comes back.  ``threads`` (default :func:`default_threads`) and ``tile``
+    tune the CPU evaluation of the per-pair stage.
+    """
+    kinds = (kind,) if isinstance(kind, str) else tuple(kind)
+    for k in kinds:
+        if k not in derivation.outputs:
+            raise EvaluationError(f"unknown kernel kind {k!r}; available: "
+                                  f"{[o for o in derivation.outputs if '_' not in o]}")
+    names = [derivation.outputs[k].name for k in kinds]
+    single = isinstance(kind, str)
+    if backend == "mpmath":
+        chain = compile_chain(derivation, backend, outputs=kinds)
+    else:
+        chain = compile_chain(derivation, backend, outputs=kinds, axes=AXES)
+    threads = default_threads(backend) if threads is None else max(1, int(threads))
     if backend == "torch":
         import torch
         dtype = dtype or torch.float64
@@ -57,8 +148,16 @@ def evaluate_kernel(derivation, network, x, x2=None, kind: str = "nngp", params=
         _check_dims(xt, x2t, network)
         env = parameter_env(network, params, xt.shape[1])
         env.update(x11=(xt * xt).sum(1)[:, None], x12=xt @ x2t.T, x22=(x2t * x2t).sum(1)[None, :])
-        out = chain(env)[kind]
-        return torch.broadcast_to(torch.as_tensor(out, dtype=dtype, device=xt.device), (xt.shape[0], x2t.shape[0]))
+        shape = (xt.shape[0], x2t.shape[0])
+        env = chain.pre(env)
+        if (xt.requires_grad or x2t.requires_grad) and torch.is_grad_enabled() or xt.device.type != "cpu":
+            env.update(chain.grid(env))
+        else:
+            env.update(_grid(chain, env, shape, x2 is None, lambda s: torch.empty(s, dtype=dtype),
+                             threads, tile))
+        outs = tuple(torch.broadcast_to(torch.as_tensor(env[n], dtype=dtype, device=xt.device), shape)
+                     for n in names)
+        return outs[0] if single else outs
     xa = np.asarray(x, dtype=float)
     x2a = xa if x2 is None else np.asarray(x2, dtype=float)
     xa, x2a = _as_2d(xa, "X"), _as_2d(x2a, "X2")
@@ -66,19 +165,29 @@ def evaluate_kernel(derivation, network, x, x2=None, kind: str = "nngp", params=
     if not (np.all(np.isfinite(xa)) and np.all(np.isfinite(x2a))):
         raise EvaluationError("X or X2 contains NaN or inf")
     env = parameter_env(network, params, xa.shape[1])
+    shape = (xa.shape[0], x2a.shape[0])
     if backend == "mpmath":
         import mpmath
         env = {k: mpmath.mpf(v) for k, v in env.items()}
         xm = [[mpmath.mpf(float(v)) for v in row] for row in xa]
         x2m = [[mpmath.mpf(float(v)) for v in row] for row in x2a]
         dot = lambda a, b: mpmath.fsum(p * q for p, q in zip(a, b))  # noqa: E731
-        out = np.empty((len(xm), len(x2m)), dtype=object)
+        outs = tuple(np.empty(shape, dtype=object) for _ in kinds)
         for i, a in enumerate(xm):
             for j, b in enumerate(x2m):
                 env.update(x11=dot(a, a), x12=dot(a, b), x22=dot(b, b))
-                out[i, j] = chain(env)[kind]
-        return out
+                vals = chain(env)
+                for o, k in zip(outs, kinds):
+                    o[i, j] = vals[k]
+        return outs[0] if single else outs
     env.update(x11=np.einsum("ij,ij->i", xa, xa)[:, None], x12=xa @ x2a.T,
                x22=np.einsum("ij,ij->i", x2a, x2a)[None, :])
-    out = chain(env)[kind]
-    return np.broadcast_to(np.asarray(out, dtype=float), (xa.shape[0], x2a.shape[0])).copy()
+    env = chain.pre(env)
+    env.update(_grid(chain, env, shape, x2 is None, lambda s: np.empty(s), threads, tile))
+    outs = []
+    for n in names:
+        v = env[n]
+        v = np.asarray(v, dtype=float)
+        outs.append(v if v.shape == shape and v.flags.writeable and v.base is None
+                    else np.broadcast_to(v, shape).copy())
+    return outs[0] if single else tuple(outs)
