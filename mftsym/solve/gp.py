@@ -1,0 +1,42 @@
+"""The Gaussian-process posterior (infinite width, THEORY.md section 1): the reference every
+finite-width theory reduces to."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .common import as_inputs, as_targets, eig_psd, noise_value
+from .solution import Solution
+
+
+def solve_gp(spec, x_train, y_train, x_test=None, params=None) -> Solution:
+    """f̄ = k*ᵀ (K + σ² I)⁻¹ y, Var f = k** − k*ᵀ (K + σ² I)⁻¹ k*, with K the NNGP at the output;
+    ``action`` is the negative log evidence ½ ln det(K + σ²I) + ½ yᵀ(K + σ²I)⁻¹y (no 2π term)."""
+    import mftsym
+    x = as_inputs(x_train, "x_train")
+    y = as_targets(y_train, len(x))
+    values = {**spec.params, **(params or {})}
+    noise = noise_value(spec, params)
+    K = mftsym.kernel(spec, x, params=values)
+    lam, V = eig_psd(K)
+    ytil = V.T @ y
+    denom = lam + noise
+    action = 0.5 * np.sum(np.log(denom)) + 0.5 * np.sum(ytil ** 2 / denom)
+    mean = var = None
+    if x_test is not None:
+        xt = as_inputs(x_test, "x_test", x.shape[1])
+        ks = mftsym.kernel(spec, xt, x, params=values) @ V
+        kss = np.array([float(mftsym.kernel(spec, row[None, :], params=values)[0, 0]) for row in xt]) \
+            if len(xt) <= 8 else np.diag(mftsym.kernel(spec, xt, params=values))
+        mean = ks @ (ytil / denom)
+        var = kss - np.einsum("ij,j->i", ks ** 2, 1.0 / denom)
+    return Solution("gp", {}, float(action), mean, var, True, 0.0, 0, (), "",
+                    extras={"noise_var": noise, "P": len(y)})
+
+
+def predict_gp(spec, x_train, y_train, x_test) -> dict:
+    """``dict(mean=, variance=, order_parameters=)`` for the validation theory hook."""
+    return solve_gp(spec, x_train, y_train, x_test).as_prediction()
+
+
+__all__ = ["predict_gp", "solve_gp"]
