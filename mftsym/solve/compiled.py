@@ -30,7 +30,8 @@ def lambdify(args, expr, backend):
         printer, modules = MpmathPrinter, [ns, "mpmath"]
     else:
         printer, modules = SciPyPrinter, [ns]
-        expr = _fold_constants(sp.sympify(expr))
+        fold = lambda e: [fold(a) for a in e] if isinstance(e, (list, tuple)) else _fold_constants(sp.sympify(e))  # noqa
+        expr = fold(expr)
     return sp.lambdify(args, expr, modules=modules,
                        printer=printer({"fully_qualified_modules": False, "inline": True,
                                         "allow_unknown_functions": True}), cse=True, docstring_limit=0)

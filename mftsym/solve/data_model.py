@@ -1,0 +1,324 @@
+r"""Adaptive kernel on a symbolic data model (THEORY.md section 4): Gaussian inputs x ~ N(0, I_d)
+and a teacher y = Σ_k c_k He_k(z), z = w*·x, |w*| = 1, n training samples (population limit).
+
+For one hidden neuron w (prior N(0, σ_w²/d I)), (z, w·x) is Gaussian with covariance
+[[1, Φ], [Φ, ρ]], Φ = w·w*, ρ = |w|², so with the discrepancy t(x) = Σ_k τ_k He_k(z)
+
+    m_k(Φ, ρ) = E[He_k(z) φ(w·x)]                      (Gaussian-expectation engine, closed form)
+    S(Φ, r) = d (Φ² + r)/(2σ_w²) − ((d − 3)/2) ln r − (σ_a² n²/(2N)) [Σ_k τ_k m_k(Φ, Φ² + r)]²
+
+with r = |w_⊥|² (the (d−1)-dimensional shell contributes the entropy term).  Self-consistency:
+
+    τ_k = (c_k − f̄_k)/σ²,   f̄_k = (σ_a² n / k!) ⟨m_k Σ_j τ_j m_j⟩_{e^{−S(Φ,r)}},
+
+the average taken by quadrature on a (Φ, r) grid.  Stationary points of S at the self-consistent τ
+are the saddles (GP-like Φ = 0 and teacher-aligned ±Φ*); where the lowest-action saddle changes
+along a control parameter there is a first-order transition.  Mean-field scaling: the trace term of
+the per-neuron action is dropped (Rubin, Seroussi & Ringel 2024).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from math import factorial
+
+import numpy as np
+import sympy as sp
+
+from ..derive.derivation import Definition, Derivation
+from ..errors import ConvergenceError, EvaluationError, SpecError
+from ..gaussian import gaussian_expectation
+from ..spec import X
+from ..spec.expressions import make_symbol, parse_expression
+from .adaptive import two_layer
+from .common import _value, noise_expression, readout_variance_expr
+from .solution import Saddle, Solution
+
+PHI = sp.Symbol("Phi", real=True)
+RPERP = sp.Symbol("r", positive=True)
+_Z = sp.Symbol("z", real=True)
+
+
+@dataclass(frozen=True, eq=False)
+class DataModelTheory:
+    modes: tuple          # Hermite degrees k kept
+    coefficients: tuple   # teacher c_k (SymPy)
+    m: tuple              # m_k(Φ, ρ) with ρ = Φ² + r
+    taus: tuple           # symbols τ_k
+    action: sp.Expr       # S(Φ, r; τ)
+    params: dict          # symbol expressions: d, sigma_w2, sa2, N, n, noise
+    derivation: Derivation
+
+
+def _teacher(spec):
+    data = spec.data or {}
+    if data.get("inputs") != "gaussian":
+        raise SpecError("the symbolic data model needs [data] inputs = \"gaussian\"", "data.inputs")
+    unknown = set(data) - {"inputs", "teacher", "n_train", "modes"}
+    if unknown:
+        raise SpecError(f"unknown keys {sorted(unknown)} in [data]; known: inputs, teacher, n_train, modes", "data")
+    if "teacher" not in data:
+        raise SpecError("[data] needs a teacher, e.g. teacher = \"He1(z) + eps*He3(z)\"", "data.teacher")
+    allowed = {"z"} | set(spec.params)
+    T = parse_expression(data["teacher"], "data.teacher", allowed_symbols=allowed)
+    T = T.subs(X, _Z).subs(make_symbol("z"), _Z)
+    try:
+        poly = sp.Poly(sp.expand(T), _Z)
+    except sp.PolynomialError:
+        raise SpecError(f"the teacher {data['teacher']!r} must be a polynomial in z (Hermite He_k(z))",
+                        "data.teacher") from None
+    deg = poly.degree()
+    coeffs = {}
+    for k in range(deg + 1):
+        Hk = parse_expression(f"He{k}(x)", "teacher", allowed_symbols={"x"})
+        ck = sp.simplify(gaussian_expectation(T.subs(_Z, X) * Hk, 1, 1, 0, 1) / factorial(k))
+        if ck != 0:
+            coeffs[k] = ck
+    if not coeffs:
+        raise SpecError("the teacher is zero", "data.teacher")
+    return coeffs
+
+
+@lru_cache(maxsize=16)
+def _theory(net, data_items, noise, param_names):
+    class _S:  # a light stand-in with the fields _teacher reads
+        pass
+    s = _S()
+    s.data = dict(data_items)
+    s.params = dict.fromkeys(param_names, 0.0)
+    coeffs = _teacher(s)
+    hidden, phi = two_layer(net)
+    modes = tuple(sorted(coeffs))
+    extra = s.data.get("modes")
+    if extra is not None:
+        modes = tuple(sorted(set(modes) | {int(k) for k in extra}))
+    rho = PHI ** 2 + RPERP
+    ms, taus = [], []
+    for k in modes:
+        Hk = parse_expression(f"He{k}(x)", "teacher", allowed_symbols={"x"})
+        ms.append(sp.simplify(gaussian_expectation(Hk, phi, 1, PHI, rho)))
+        taus.append(sp.Symbol(f"tau{k}", real=True))
+    d = net.input_dim
+    sw2 = hidden.weight_var
+    sa2 = readout_variance_expr(net)
+    N = hidden.width
+    n = parse_expression(s.data.get("n_train", "n"), "data.n_train")
+    overlap = sum(t * m for t, m in zip(taus, ms))
+    S = d * rho / (2 * sw2) - (d - 3) / 2 * sp.log(RPERP) - sa2 * n ** 2 / (2 * N) * overlap ** 2
+    noise_sym = sp.Symbol("noise", positive=True)
+    defs = [Definition(noise_sym, noise, r"\sigma^2", "noise")]
+    for k, m in zip(modes, ms):
+        defs.append(Definition(sp.Symbol(f"m{k}", real=True), m, rf"m_{{{k}}}(\Phi, \rho)",
+                               rf"E[He_{k}(z) phi(w.x)]"))
+    Ssym = sp.Symbol("S_red", real=True)
+    defs.append(Definition(Ssym, S, r"S(\Phi, r)", "reduced per-neuron action"))
+    fbar = [sp.Symbol(f"fbar{k}", real=True) for k in modes]
+    eqs = [sp.Eq(sp.diff(S, PHI), 0), sp.Eq(sp.diff(S, RPERP), 0)]
+    eqs += [sp.Eq(t, (coeffs.get(k, 0) - fb) / noise_sym) for k, t, fb in zip(modes, taus, fbar)]
+    names = {PHI: r"\Phi", RPERP: r"r_\perp", noise_sym: r"\sigma^2",
+             **{t: rf"\tau_{{{k}}}" for k, t in zip(modes, taus)},
+             **{f: rf"\bar f_{{{k}}}" for k, f in zip(modes, fbar)}}
+    teacher_tex = " + ".join(rf"{sp.latex(c)}\,\mathrm{{He}}_{{{k}}}(z)" for k, c in coeffs.items())
+    notes = (rf"Gaussian inputs $x\sim\mathcal N(0, I_d)$, teacher $y = {teacher_tex}$, $z = w_*\cdot x$. "
+             r"Order parameters: overlap $\Phi = w\cdot w_*$ and $r_\perp = |w|^2 - \Phi^2$, $\rho = \Phi^2 + r_\perp$. "
+             r"Self-consistency $\tau_k = (c_k - \bar f_k)/\sigma^2$ with "
+             r"$\bar f_k = \frac{\sigma_a^2 n}{k!}\langle m_k \sum_j \tau_j m_j\rangle_{e^{-S}}$ (quadrature).",)
+    der = Derivation("Adaptive kernel on Gaussian data: reduced action in (overlap, norm)", (PHI, RPERP),
+                     tuple(defs), {"action": Ssym}, equations=tuple(eqs), input_latex=names, notes=notes)
+    return DataModelTheory(modes, tuple(coeffs.get(k, sp.S.Zero) for k in modes), tuple(ms), tuple(taus), S,
+                           {"d": d, "sw2": sw2, "sa2": sa2, "N": N, "n": n, "noise": noise}, der)
+
+
+def data_model_theory(spec) -> DataModelTheory:
+    """The reduced action and self-consistency of a spec with a symbolic Gaussian [data] model (cached)."""
+    data = spec.data or {}
+    items = tuple(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in data.items()))
+    return _theory(spec.network, items, noise_expression(spec), tuple(sorted(spec.params)))
+
+
+def _compiled(theory):
+    cache = theory.__dict__.setdefault("_compiled", {})
+    if not cache:
+        from .compiled import lambdify
+        S = theory.action
+        params = sorted(S.free_symbols - {PHI, RPERP, *theory.taus}, key=lambda x: x.name)
+        args = [PHI, RPERP, *theory.taus, *params]
+        g = [sp.diff(S, v) for v in (PHI, RPERP)]
+        cache.update(params=[p.name for p in params], S=lambdify(args, S, "numpy"), grad=lambdify(args, g, "numpy"),
+                     hess=lambdify(args, [[sp.diff(gi, v) for v in (PHI, RPERP)] for gi in g], "numpy"),
+                     m=[lambdify([PHI, RPERP, *params], m, "numpy") for m in theory.m])
+    return cache
+
+
+class _Numeric:
+    """The reduced action compiled at given parameter values (τ stays an argument)."""
+
+    def __init__(self, theory, spec, params=None):
+        values = {**spec.params, **(params or {})}
+        sv = spec.with_params(**values)
+        subs = {make_symbol(k): v for k, v in values.items()}
+        self.vals = {k: _value(e, sv, f"data model {k}") for k, e in theory.params.items()}
+        if self.vals["noise"] <= 0:
+            raise SpecError("noise_var must be positive", "posterior.noise_var")
+        self.theory = theory
+        self.c = np.array([float(sp.sympify(c).subs(subs)) for c in theory.coefficients])
+        fns = _compiled(theory)
+        self._pnames = fns["params"]
+        missing = [p for p in self._pnames if p not in values and p != "d"]
+        if missing:
+            raise EvaluationError(f"no value for {missing}; give it in [params] or with --set NAME=VALUE")
+        pv = [float(values.get(p, self.vals["d"] if p == "d" else 0.0)) for p in self._pnames]
+        self.S = lambda a, b, *tau: fns["S"](a, b, *tau, *pv)  # noqa: E731
+        self.grad = lambda a, b, *tau: fns["grad"](a, b, *tau, *pv)  # noqa: E731
+        self.hess = lambda a, b, *tau: fns["hess"](a, b, *tau, *pv)  # noqa: E731
+        self.m = [(lambda f: (lambda a, b: f(a, b, *pv)))(f) for f in fns["m"]]
+        self.kfact = np.array([factorial(k) for k in theory.modes], dtype=float)
+        sw2, d = self.vals["sw2"], self.vals["d"]
+        self.phi_grid = np.linspace(-8 * np.sqrt(sw2), 8 * np.sqrt(sw2), 801)
+        self.r_grid = np.linspace(sw2 * 1e-3, sw2 * (1 + 8 / np.sqrt(max(d, 4))), 161)
+        P_, R_ = np.meshgrid(self.phi_grid, self.r_grid, indexing="ij")
+        self.P, self.R = P_, R_
+        self.M = np.stack([np.broadcast_to(m(P_, R_), P_.shape) for m in self.m])    # (K, nphi, nr)
+        # S = S0(Φ, r) − κ (Σ_k τ_k m_k)²: the τ-independent part is evaluated on the grid once
+        zero = [0.0] * len(theory.taus)
+        self.S0 = np.broadcast_to(self.S(P_, R_, *zero), P_.shape)
+        self.kappa = self.vals["sa2"] * self.vals["n"] ** 2 / (2 * self.vals["N"])
+
+    def weights(self, tau):
+        S = self.S0 - self.kappa * np.tensordot(tau, self.M, 1) ** 2
+        w = np.exp(-(S - S.min()))
+        return w / w.sum(), S
+
+    def fbar(self, tau):
+        w, _ = self.weights(tau)
+        ov = np.tensordot(tau, self.M, 1)
+        return self.vals["sa2"] * self.vals["n"] / self.kfact * np.einsum("kij,ij->k", self.M * ov, w)
+
+    def saddles(self, tau):
+        from scipy.optimize import root
+        _, S = self.weights(tau)
+        starts = []
+        # grid local minima, plus a coarse lattice of starts
+        inner = S[1:-1, 1:-1]
+        mask = np.ones_like(inner, dtype=bool)
+        for di in (-1, 0, 1):
+            for dj in (-1, 0, 1):
+                if di or dj:
+                    mask &= inner <= S[1 + di:S.shape[0] - 1 + di, 1 + dj:S.shape[1] - 1 + dj]
+        for i, j in zip(*np.nonzero(mask)):
+            starts.append((self.P[i + 1, j + 1], self.R[i + 1, j + 1]))
+        for p in np.linspace(self.phi_grid[0], self.phi_grid[-1], 9):
+            for r in np.linspace(self.r_grid[5], self.r_grid[-1], 3):
+                starts.append((p, r))
+        out = []
+        for x0 in starts:
+            f = lambda v: np.asarray(self.grad(v[0], v[1], *tau), dtype=float)  # noqa: E731
+            J = lambda v: np.asarray(self.hess(v[0], v[1], *tau), dtype=float)  # noqa: E731
+            with np.errstate(all="ignore"):
+                sol = root(f, np.array(x0, dtype=float), jac=J, method="hybr")
+            if not sol.success or sol.x[1] <= 0 or not np.all(np.isfinite(sol.x)):
+                continue
+            res = float(np.max(np.abs(f(sol.x))))
+            if res > 1e-8 * self.vals["d"]:
+                continue
+            phi, r = (0.0 if abs(sol.x[0]) < 1e-9 else float(sol.x[0])), float(sol.x[1])
+            if any(abs(phi - s.order_parameters["Phi"]) < 1e-6 and abs(r - s.order_parameters["r"]) < 1e-6
+                   for s in out):
+                continue
+            H = J(np.array([phi, r]))
+            out.append(Saddle({"Phi": phi, "r": r, "rho": phi ** 2 + r}, float(self.S(phi, r, *tau)), res,
+                              np.linalg.eigvalsh(0.5 * (H + H.T))))
+        return sorted(out, key=lambda s: (not s.stable, s.action))
+
+
+def solve_data_model(spec, params=None, tol=1e-10, max_iter=500, beta=0.3, tau0=None) -> Solution:
+    """Self-consistent discrepancy τ, the saddles of the reduced action, and the dominant one."""
+    from .adaptive import _anderson
+    theory = data_model_theory(spec)
+    num = _Numeric(theory, spec, params)
+    noise = num.vals["noise"]
+    from scipy.optimize import root
+    resid = lambda tau: (noise * tau - num.c + num.fbar(tau)) / np.maximum(np.abs(num.c), 1e-300)  # noqa: E731
+    start = num.c / noise if tau0 is None else np.asarray(tau0, dtype=float)
+    tau, its, res = start, 0, np.inf
+    for method in ("hybr", "lm"):
+        sol = root(resid, start, method=method, options={"xtol": 1e-13})
+        its += int(sol.nfev)
+        r = float(np.max(np.abs(resid(sol.x))))
+        if r < res:
+            tau, res = sol.x, r
+        if res < tol:
+            break
+    ok = res < tol
+    if not ok:   # fall back on damped Anderson mixing of tau = (c - fbar(tau)) / noise
+        fmap = lambda t: (num.c - num.fbar(t)) / noise  # noqa: E731
+        tau, _, its2, _ = _anderson(fmap, tau, tol, max_iter, beta)
+        its += its2
+        res = float(np.max(np.abs(resid(tau))))
+        ok = res < tol
+    if not ok:
+        raise ConvergenceError(f"data-model self-consistency did not converge: relative residual {res:.3g} after "
+                               f"{its} iterations; try a smaller beta (mixing), a larger noise or max_iter")
+    saddles = num.saddles(tau)
+    if not saddles:
+        raise ConvergenceError("no stationary point of the reduced action was found; widen the grid "
+                               "(it spans |Phi| <= 8 sigma_w) or check the parameters")
+    w, _ = num.weights(tau)
+    aligned = [s for s in saddles if s.stable and abs(s.order_parameters["Phi"]) > 0]
+    split = 0.5 * abs(aligned[0].order_parameters["Phi"]) if aligned else np.inf
+    frac = float(w[np.abs(num.P) > split].sum()) if aligned else 0.0
+    fb = num.fbar(tau)
+    best = saddles[0]
+    ops = {"Phi": abs(best.order_parameters["Phi"]), "rho": best.order_parameters["rho"],
+           "mean_abs_Phi": float((w * np.abs(num.P)).sum()), "mean_rho": float((w * (num.P ** 2 + num.R)).sum()),
+           "aligned_fraction": frac,
+           **{f"tau{k}": float(t) for k, t in zip(theory.modes, tau)},
+           **{f"fbar{k}": float(f) for k, f in zip(theory.modes, fb)}}
+    return Solution("adaptive_kernel_data_model", ops, best.action, None, None, True, float(res), its,
+                    tuple(saddles), "", extras={"phase": "aligned" if abs(best.order_parameters["Phi"]) > 0 else
+                                                "unaligned", **{k: float(v) for k, v in num.vals.items()}})
+
+
+def _delta_action(sol):
+    """S(aligned minimum) − S(Φ = 0 minimum), or None if one of them is missing."""
+    mins = [s for s in sol.saddles if s.stable]
+    a = [s.action for s in mins if abs(s.order_parameters["Phi"]) > 0]
+    z = [s.action for s in mins if s.order_parameters["Phi"] == 0]
+    return (min(a) - min(z)) if a and z else None
+
+
+def sweep_data_model(spec, param: str, values, plot=None) -> dict:
+    """Solve along ``param`` (a [params] name); locate first-order transitions (dominant saddle changes)."""
+    if param not in spec.params:
+        raise SpecError(f"cannot sweep {param!r}: it is not in [params] ({sorted(spec.params)})")
+    sols, tau = [], None
+    for v in values:
+        try:   # continuation: start from the previous point's discrepancy
+            sols.append(solve_data_model(spec, params={param: float(v)}, tau0=tau))
+            tau = [sols[-1].order_parameters[k] for k in sols[-1].order_parameters if k.startswith("tau")]
+        except ConvergenceError as exc:
+            sols.append(Solution("adaptive_kernel_data_model", {}, float("nan"), None, None, False, float("nan"), 0,
+                                 (), str(exc), extras={"phase": "not converged"}))
+    phases = [s.extras["phase"] for s in sols]
+    transitions = []
+    for i in range(len(sols) - 1):
+        if phases[i] != phases[i + 1] and "not converged" not in (phases[i], phases[i + 1]):
+            d0, d1 = _delta_action(sols[i]), _delta_action(sols[i + 1])
+            if d0 is not None and d1 is not None and d0 != d1:
+                v = values[i] + (values[i + 1] - values[i]) * d0 / (d0 - d1)
+            else:
+                v = 0.5 * (values[i] + values[i + 1])
+            transitions.append({"value": float(v), "from": phases[i], "to": phases[i + 1],
+                                "bracket": [float(values[i]), float(values[i + 1])]})
+    out = {"param": param, "values": [float(v) for v in values], "phases": phases, "transitions": transitions,
+           "solutions": [s.to_dict() for s in sols]}
+    if plot:
+        from .plotting import plot_sweep
+        keys = ("Phi", "rho", "aligned_fraction", "mean_abs_Phi")
+        plot_sweep(plot, param, values, [{k: s.order_parameters.get(k, np.nan) for k in keys} for s in sols],
+                   [t["value"] for t in transitions], title="adaptive kernel, Gaussian data")
+    return out
+
+
+__all__ = ["DataModelTheory", "data_model_theory", "solve_data_model", "sweep_data_model"]
