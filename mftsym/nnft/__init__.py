@@ -1,0 +1,45 @@
+"""Finite width: the NNFT action, connected correlators, deep recursions, criticality and the
+1/N-corrected posterior mean (THEORY.md section 6).
+
+Public API::
+
+    derive_single_layer(spec, method="auto") -> Derivation        # G2, G4c (one hidden layer)
+    four_point(spec, x1, x2, x3, x4, backend="numpy") -> dict       # compiled G2, G4c, M4
+    connected_four_point_tensor(spec, X) -> (G2 (P,P), G4c (P,P,P,P))
+    derive_deep_recursion(spec) -> Derivation                       # K, V, G1, chi_par, chi_perp
+    deep_recursion(spec, x, params=None, backend="numpy") -> dict
+    nnft_action(spec, X) -> NNFTAction                              # A, lambda to O(1/N)
+    derive_action(spec, P) -> Derivation
+    criticality(spec, ...) -> CriticalityResult
+    predict(spec, x_train, y_train, x_test, noise_var) -> dict      # 1/N-corrected posterior mean
+    derive_finite_width(spec) -> list[Derivation]
+    sample_outputs / sample_readout_covariance / fourth_cumulant_from_covariance   # Monte Carlo
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+
+_EXPORTS = {
+    "derive_single_layer": ".single_layer", "four_point": ".single_layer",
+    "connected_four_point_tensor": ".single_layer",
+    "derive_deep_recursion": ".deep", "deep_recursion": ".deep", "single_input_moments": ".deep",
+    "GaussianExpectation4": ".moments4", "moment4": ".moments4",
+    "nnft_action": ".action", "derive_action": ".action", "NNFTAction": ".action",
+    "criticality": ".criticality", "CriticalityResult": ".criticality", "susceptibilities": ".criticality",
+    "predict": ".posterior",
+    "derive_finite_width": ".derive",
+    "sample_outputs": ".sampler", "sample_readout_covariance": ".sampler",
+    "fourth_cumulant_from_covariance": ".sampler", "fourth_cumulant_from_outputs": ".sampler",
+    "second_moment_from_covariance": ".sampler",
+    "loglog_slope": ".fit", "leading_coefficient": ".fit",
+}
+
+
+def __getattr__(name):
+    if name in _EXPORTS:
+        return getattr(import_module(_EXPORTS[name], __name__), name)
+    raise AttributeError(f"module 'mftsym.nnft' has no attribute {name!r}")
+
+
+__all__ = sorted(_EXPORTS)
