@@ -98,6 +98,15 @@ def _cmd_kernel(args):
     return 0
 
 
+def _cmd_run(args):
+    from .pipeline import run_pipeline
+    spec = load_cli_spec(args.spec, args.set)
+    widths = tuple(int(w) for w in args.widths.split(","))
+    run_pipeline(spec, args.out, widths=widths, ensemble=args.ensemble, steps=args.steps,
+                 progress=not args.no_progress)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="mftsym", description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="command", required=True)
@@ -120,6 +129,16 @@ def build_parser() -> argparse.ArgumentParser:
     k.add_argument("--set", action="append", metavar="NAME=VALUE")
     k.add_argument("--out", required=True, metavar="K.npy")
     k.set_defaults(func=_cmd_kernel)
+
+    r = sub.add_parser("run", help="the whole pipeline on a spec: derive, solve, train ensembles, report")
+    r.add_argument("spec", help="spec TOML file, or example:NAME (e.g. example:two_layer_erf)")
+    r.add_argument("--out", required=True, metavar="DIR")
+    r.add_argument("--widths", default="16,64,256", help="comma-separated hidden widths to train")
+    r.add_argument("--ensemble", type=int, default=8, help="networks per width")
+    r.add_argument("--steps", type=int, default=4000, help="Langevin steps per network")
+    r.add_argument("--no-progress", action="store_true")
+    r.add_argument("--set", action="append", metavar="NAME=VALUE")
+    r.set_defaults(func=_cmd_run)
 
     for module, _name in _PLUGINS.items():
         try:
