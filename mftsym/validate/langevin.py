@@ -14,6 +14,14 @@ step is stable only for ελ < 2.  The prior alone has λ = 1; the likelihood ad
 λ ≈ eig(Θ_white)/σ² (Θ_white the NTK in whitened coordinates), so choose ε ≲ 0.05 σ² / λ_max(Θ).
 Halving ε should change measured observables by less than their standard errors; check it.
 
+Rao–Blackwellisation (``rao_blackwell=True``): at every recorded sample the readout layer is also
+integrated out exactly -- given the hidden weights the output is a GP with the empirical readout
+kernel, whose posterior mean/variance on the test points are closed-form
+(:meth:`EnsembleNetwork.conditional_readout_posterior`).  Their sample averages (``rb_mean_f``,
+``rb_mean_f2`` = ⟨m² + v⟩) estimate the same posterior moments as ``mean_f``/``mean_f2`` with far
+less Monte Carlo noise: the readout's noise is gone and what remains is the O(1/√N) fluctuation of
+the hidden-layer kernel, which is what finite-width (1/N) studies need to resolve.
+
 Burn-in steps are discarded; afterwards every ``thin``-th state is recorded.  Each ensemble member
 is an independent chain (its own generator), so member averages are independent and the
 across-member standard error is honest; split-R̂ over members is reported per test point.
@@ -46,6 +54,7 @@ class Langevin:
     noise_var: float | None = None
     divergence_factor: float = 1e6
     max_samples: int = 2000
+    rao_blackwell: bool = True
 
     name = "langevin"
     default_theories = ("gp",)
@@ -60,7 +69,7 @@ class Langevin:
 
     def config(self) -> dict:
         return {"trainer": self.name, "step_size": self.step_size, "steps": self.steps, "burn_in": self.burn_in,
-                "thin": self.thin, "noise_var": self.noise_var}
+                "thin": self.thin, "noise_var": self.noise_var, "rao_blackwell": self.rao_blackwell}
 
     def n_samples(self) -> int:
         return len(range(self.burn_in + self.thin - 1, self.steps, self.thin))
@@ -74,11 +83,14 @@ class Langevin:
                 "sum_loss": torch.zeros(M, dtype=torch.float64, device=dev),
                 "sum_qbar": torch.zeros(M, dtype=torch.float64, device=dev),
                 "count": torch.zeros(M, dtype=torch.float64, device=dev),
+                "rb_sum_f": torch.zeros(M, n_test, out_dim, dtype=torch.float64, device=dev),
+                "rb_sum_f2": torch.zeros(M, n_test, out_dim, dtype=torch.float64, device=dev),
                 "samples": torch.zeros(M, n_keep, n_test, dtype=dt, device=dev)}
 
     def step(self, ens, params, gens, xtr, ytr, k, ref_loss, noise_buffers):
         s2 = self._s2
         eps = self.step_size
+        object.__setattr__(self, "_train", (xtr, ytr))
         for p in params:
             p.requires_grad_(True)
         f = ens.forward(params, xtr)
@@ -107,6 +119,11 @@ class Langevin:
             acc["sum_loss"] += loss.to(torch.float64)
             acc["sum_qbar"] += readout_norm(ens, params).to(torch.float64)
             acc["count"] += 1
+            train = getattr(self, "_train", None)
+            if self.rao_blackwell and train is not None and "rb_sum_f" in acc:
+                m, v = ens.conditional_readout_posterior(params, train[0], train[1], xte, self._s2)
+                acc["rb_sum_f"] += m
+                acc["rb_sum_f2"] += m * m + v
             if i < acc["samples"].shape[1]:
                 acc["samples"][:, i] = f[..., 0].to(acc["samples"].dtype)
 
@@ -116,10 +133,14 @@ class Langevin:
         mean_f2 = acc["sum_f2"].cpu().numpy() / n
         kept = int(min(acc["count"][0].item(), acc["samples"].shape[1]))
         samples = acc["samples"][:, :kept].cpu().numpy()
-        return {"mean_f": mean_f, "mean_f2": mean_f2, "train_loss": acc["sum_loss"].cpu().numpy() / n[:, 0, 0],
+        out = {"mean_f": mean_f, "mean_f2": mean_f2, "train_loss": acc["sum_loss"].cpu().numpy() / n[:, 0, 0],
                 "qbar": acc["sum_qbar"].cpu().numpy() / n[:, 0, 0],
                 "rhat": split_rhat(samples) if ens.members > 1 else np.full(samples.shape[2:], np.nan),
                 "n_samples": kept}
+        if self.rao_blackwell and "rb_sum_f" in acc:
+            out["rb_mean_f"] = acc["rb_sum_f"].cpu().numpy() / n
+            out["rb_mean_f2"] = acc["rb_sum_f2"].cpu().numpy() / n
+        return out
 
 
 def check_divergence(loss, k, ref_loss, factor, advice):

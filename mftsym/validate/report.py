@@ -24,21 +24,49 @@ def _var_stat(mean_f, mean_f2):
     return stat
 
 
+def variance_chi2_z(sample_var, theory_var, members: int) -> dict:
+    """z of a sample variance of ``members`` independent values against a theory variance.
+
+    For Gaussian outputs (M − 1) s²/σ² ~ χ²_{M−1}; its Wilson–Hilferty normal approximation gives
+    z = ((s²/σ²)^{1/3} − (1 − 2/(9k))) / √(2/(9k)), k = M − 1.  Unlike (s² − σ²)/SE_jackknife, whose SE
+    is proportional to the *measured* s² (so a low draw looks many SE away), this uses the theory's
+    own spread; with M = 16 a sample variance of a third of the truth is z ≈ −2.4, not −8.
+    """
+    k = members - 1
+    ratio = np.clip(np.asarray(sample_var, float).ravel() / np.asarray(theory_var, float).ravel(), 0, None)
+    z = (np.cbrt(ratio) - (1 - 2 / (9 * k))) / math.sqrt(2 / (9 * k))
+    return {"max_abs_z_chi2": float(np.max(np.abs(z))), "rms_z_chi2": float(np.sqrt(np.mean(z ** 2))),
+            "z_chi2": z.tolist()}
+
+
 def width_summary(result: dict, predictions: dict, data) -> dict:
     """Ensemble statistics of one width and their comparison with each theory's prediction."""
     mean_f, mean_f2 = np.asarray(result["mean_f"]), np.asarray(result["mean_f2"])
     mean, mean_se = mean_and_se(mean_f)
-    stacked = np.stack([mean_f, mean_f2], -1)
-    var, var_se = jackknife(lambda s: s[..., 1].mean(0) - s[..., 0].mean(0) ** 2, stacked)
-    obs = {"mean": {"experiment": mean, "se": mean_se}, "var": {"experiment": var, "se": var_se}}
+    # one sample per member (gradient descent): the variance is a sample variance of M values
+    one_sample = bool(np.allclose(mean_f2, mean_f ** 2, rtol=1e-10, atol=1e-300))
+    obs = {}
+    for suffix, (mf, mf2) in {"": (mean_f, mean_f2), "_rb": (result.get("rb_mean_f"), result.get("rb_mean_f2"))}.items():
+        if mf is None or mf2 is None:
+            continue
+        mf, mf2 = np.asarray(mf, float), np.asarray(mf2, float)
+        m, m_se = mean_and_se(mf)
+        var, var_se = jackknife(lambda s: s[..., 1].mean(0) - s[..., 0].mean(0) ** 2, np.stack([mf, mf2], -1))
+        obs["mean" + suffix] = {"experiment": m, "se": m_se}
+        obs["var" + suffix] = {"experiment": var, "se": var_se}
     for key in obs:
         obs[key]["theory"], obs[key]["discrepancy"] = {}, {}
         for name, pred in predictions.items():
-            if pred.get(key) is None:
+            base = key.split("_")[0]
+            if pred.get(base) is None:
                 continue
-            obs[key]["theory"][name] = np.asarray(pred[key])
-            obs[key]["discrepancy"][name] = discrepancy(obs[key]["experiment"], obs[key]["se"], pred[key])
+            obs[key]["theory"][name] = np.asarray(pred[base])
+            obs[key]["discrepancy"][name] = discrepancy(obs[key]["experiment"], obs[key]["se"], pred[base])
+            if base == "var" and one_sample and len(mean_f) > 1:
+                obs[key]["discrepancy"][name].update(variance_chi2_z(obs[key]["experiment"], pred[base], len(mean_f)))
+    ops = {name: pred["order_parameters"] for name, pred in predictions.items() if pred.get("order_parameters")}
     out = {"width": result["width"], "members": int(result["members"]), "observables": obs,
+           "theory_order_parameters": ops,
            "train_loss": float(np.mean(result["train_loss"])),
            "qbar": dict(zip(("value", "se"), map(float, mean_and_se(np.asarray(result["qbar"])))))}
     if "rhat" in result:
@@ -65,7 +93,8 @@ def scaling_fits(summaries: list) -> dict:
     fits = {}
     if len(summaries) < 2:
         return fits
-    for key in ("mean", "var"):
+    keys = [k for k in summaries[0]["observables"] if all(k in s["observables"] for s in summaries)]
+    for key in keys:
         names = set.intersection(*(set(s["observables"][key]["discrepancy"]) for s in summaries))
         for name in sorted(names):
             ds = [s["observables"][key]["discrepancy"][name] for s in summaries]
@@ -137,7 +166,7 @@ def make_plots(report: dict, results: dict) -> dict:
     if len(ws) >= 2:
         fig, ax = plt.subplots(figsize=(4.5, 4))
         widths = np.array([s["width"] for s in ws], float)
-        for key in ("mean", "var"):
+        for key in [k for k in ws[0]["observables"] if all(k in s["observables"] for s in ws)]:
             for name in ws[0]["observables"][key]["discrepancy"]:
                 d = np.array([s["observables"][key]["discrepancy"][name]["rms_discrepancy"] for s in ws])
                 sl = np.array([s["observables"][key]["discrepancy"][name]["sigma_log_discrepancy"] for s in ws])
@@ -194,14 +223,15 @@ def render_markdown(report: dict, plots) -> str:
         lines += [f"$$ {eq} $$" for eq in info.get("equations", [])]
         lines.append("")
     lines += ["## Per width", "",
-              "| N | members | observable | theory | max \\|z\\| | rms z | rms discrepancy | mean SE | R̂ max | q̄ |",
-              "|---|---|---|---|---|---|---|---|---|---|"]
+              "| N | members | observable | theory | max \\|z\\| | rms z | rms discrepancy | mean SE | R̂ max | q̄ | max \\|z\\| (χ²) |",
+              "|---|---|---|---|---|---|---|---|---|---|---|"]
     for s in report["widths"]:
-        for key in ("mean", "var"):
+        for key in s["observables"]:
             for name, d in s["observables"][key]["discrepancy"].items():
                 lines.append(f"| {s['width']} | {s['members']} | {key} | {name} | {_fmt(d['max_abs_z'], '.2f')} | "
                              f"{_fmt(d['rms_z'], '.2f')} | {_fmt(d['rms_discrepancy'])} | {_fmt(d['mean_abs_se'])} | "
-                             f"{_fmt(s.get('rhat_max'), '.3f')} | {_fmt(s['qbar']['value'], '.3f')} |")
+                             f"{_fmt(s.get('rhat_max'), '.3f')} | {_fmt(s['qbar']['value'], '.3f')} | "
+                             f"{_fmt(d.get('max_abs_z_chi2'), '.2f')} |")
     if any("test_error" in s for s in report["widths"]):
         lines += ["", "| N | test error (ensemble mean) | per member | " +
                   " | ".join(f"theory {n}" for n in report["theories"]) + " |",
@@ -220,7 +250,13 @@ def render_markdown(report: dict, plots) -> str:
                 lines.append(f"| {name} | {key} | {_fmt(f['slope'], '.3f')} | {_fmt(f['slope_se'], '.3f')} | "
                              f"{f['all_resolved']} |")
     lines += ["", "z = (experiment − theory)/SE per test point; SE across independent members "
-              "(jackknife for the variance)."]
+              "(jackknife for the variance).  Where each member is one sample (gradient descent), the "
+              "variance is also tested against χ²_{M−1} scaled by the theory variance (Wilson–Hilferty z, "
+              "last column): the jackknife SE of a sample variance scales with the measured value, so a "
+              "low draw from few members shows as a large jackknife z."]
+    if any("mean_rb" in s["observables"] for s in report["widths"]):
+        lines += ["`mean_rb`/`var_rb`: Rao–Blackwellised estimates (readout integrated out exactly at every "
+                  "sample: same expectation as `mean`/`var`, less Monte Carlo noise)."]
     if plots:
         lines += ["", "## Plots", ""] + [f"![{p}]({p})" for p in plots]
     return "\n".join(lines) + "\n"

@@ -245,8 +245,95 @@ def ntk_predictor(spec, data, trainer=None) -> dict:
                                  "lr_times_lambda_max": float(lr * lam.max()) if lr else None}}
 
 
+def linear_network_posterior(spec, data, trainer=None, samples: int = 200_000, seed: int = 0,
+                             chunk: int = 25_000) -> dict:
+    """Exact finite-width posterior of a one-hidden-layer *linear* network without biases.
+
+    f(x) = Σ_i a_i (w_i·x) times constants: given the hidden weights, f is a GP with kernel
+    c · xᵀ C x' / d, C = WᵀW/N ~ Wishart(N, I/N) a priori, c = σ_w² σ_a² (read off the NNGP).  So
+    E[g | D] = E_C[g(C) L(C)] / E_C[L(C)] with L(C) = N(y; 0, K_C + σ²I), g the GP posterior mean
+    (or second moment) given C; estimated by importance sampling from the Wishart prior (Bartlett
+    decomposition, ``samples`` draws, fixed ``seed``).  Reported ``order_parameters["mc_se_max"]`` is
+    its Monte Carlo standard error (batch means over chunks).  Valid at any N, P, d: the finite-N
+    reference for validation study 3.
+    """
+    from .torch_network import hidden_width_symbols, network_plan
+    net = spec.network
+    dense = net.dense_layers
+    plan = network_plan(spec, None, data.input_dim)
+    acts = [l for l in plan.layers if not hasattr(l, "fan_in")]
+    if len(dense) != 2 or any(l.has_bias for l in plan.dense) or any(a[0] not in ("x", "identity") for a in acts):
+        raise SpecError("linear_exact needs a one-hidden-layer linear network without biases")
+    N, d = plan.dense[0].width, data.input_dim
+    s2 = noise_var(spec, getattr(trainer, "noise_var", None))
+    X, Xs, y = data.x_train, data.x_test, data.y_train
+    K0, _ = kernel_matrix(spec, X[:1], kind="nngp")
+    c = float(K0[0, 0]) / float(X[0] @ X[0] / d)
+    P = len(X)
+    rng = np.random.default_rng(seed)
+    n_chunks = max(2, int(math.ceil(samples / chunk)))
+    num_m, num_m2, den = [], [], []
+    for _ in range(n_chunks):
+        A = np.zeros((chunk, d, d))
+        for i in range(d):
+            A[:, i, i] = np.sqrt(rng.chisquare(N - i, chunk)) if N - i > 0 else 0.0
+            A[:, i, :i] = rng.standard_normal((chunk, i))
+        C = np.einsum("sai,sbi->sab", A, A) / N
+        XC = np.einsum("pa,sab->spb", X, C) * (c / d)
+        K = np.einsum("spb,qb->spq", XC, X) + s2 * np.eye(P)
+        ks = np.einsum("pa,sab,qb->spq", Xs, C, X) * (c / d)
+        kss = np.einsum("pa,sab,pb->sp", Xs, C, Xs) * (c / d)
+        L = np.linalg.cholesky(K)
+        sol = np.linalg.solve(K, np.broadcast_to(y, (chunk, *y.shape)))          # (S, P, out)
+        logw = -np.log(np.diagonal(L, axis1=1, axis2=2)).sum(1) - 0.5 * np.einsum("spo,spo->s", sol, y[None] * 1.0)
+        m = ks @ sol                                                              # (S, P*, out)
+        v = kss - np.einsum("sij,sji->si", ks, np.linalg.solve(K, ks.transpose(0, 2, 1)))
+        num_m.append((logw, m, m * m + v[..., None]))
+    lmax = max(float(lw.max()) for lw, _, _ in num_m)
+    parts = []
+    for lw, m, m2 in num_m:
+        w = np.exp(lw - lmax)
+        parts.append((w.sum(), np.einsum("s,s...->...", w, m), np.einsum("s,s...->...", w, m2)))
+    W = sum(p[0] for p in parts)
+    mean = sum(p[1] for p in parts) / W
+    m2 = sum(p[2] for p in parts) / W
+    batch = np.stack([p[1] / p[0] for p in parts])
+    wfrac = np.array([p[0] for p in parts]) / W
+    se = np.sqrt(np.sum(wfrac[:, None, None] ** 2 * (batch - mean) ** 2, 0) * len(parts) / (len(parts) - 1))
+    return {"mean": mean, "var": m2 - mean ** 2,
+            "equations": [r"\bar f = \frac{E_C[L(C)\, k_C^{*\top}(K_C+\sigma^2 I)^{-1}y]}{E_C[L(C)]},\ "
+                          r"C = W^\top W/N \sim \mathrm{Wishart}",
+                          r"L(C) = \mathcal N(y; 0, K_C + \sigma^2 I),\ K_C = c\, X C X^\top/d"],
+            "kernel_source": "exact (Wishart importance sampling)",
+            "order_parameters": {"mc_se_max": float(se.max()), "samples": n_chunks * chunk,
+                                 "effective_samples": float(W ** 2 / sum(float(np.sum(np.exp(2 * (lw - lmax))))
+                                                                         for lw, _, _ in num_m))}}
+
+
+def kernel_renormalization(spec, data, trainer=None) -> dict:
+    """Kernel renormalization at finite α = P/N (THEORY.md sections 2-3), from ``mftsym.solve``:
+    the posterior of the GP with kernel Q̄·K, Q̄ the saddle of the action at the spec's widths.
+    Imported lazily so that :mod:`mftsym.validate` does not depend on the solver package."""
+    from ..solve.api import theory_hooks
+    s2 = getattr(trainer, "noise_var", None)
+    if s2 is not None and abs(float(s2) - noise_var(spec)) > 1e-12 * max(1.0, abs(float(s2))):
+        raise SpecError(f"the trainer's noise_var={s2} differs from the spec's [posterior] noise_var; "
+                        "kernel_renormalization reads the spec: set it there", "posterior.noise_var")
+    pred = theory_hooks()["kernel_renormalization"](spec, data.x_train, data.y_train, data.x_test)
+    if pred.get("mean") is None:
+        raise EvaluationError("kernel_renormalization returned no prediction on the test inputs")
+    return {"mean": pred["mean"], "var": pred.get("variance"), "kernel_source": "mftsym.solve",
+            "order_parameters": dict(pred.get("order_parameters") or {}),
+            "equations": [r"\bar f(x_*) = \bar Q\, k_*^\top (\sigma^2 I + \bar Q K)^{-1} y",
+                          r"\bar Q = \arg\min_Q\ \tfrac{N}{2}(Q - \ln Q) + \tfrac12 \ln\det(\sigma^2 I + Q K)"
+                          r" + \tfrac12 y^\top (\sigma^2 I + Q K)^{-1} y"]}
+
+
 register_theory("gp", gp_posterior)
+register_theory("kr", kernel_renormalization)
+register_theory("kernel_renormalization", kernel_renormalization)
+register_theory("linear_exact", linear_network_posterior)
 register_theory("ntk", ntk_predictor)
 
-__all__ = ["THEORIES", "gp_posterior", "kernel_matrix", "noise_var", "ntk_predictor", "reference_kernel",
+__all__ = ["THEORIES", "gp_posterior", "kernel_matrix", "kernel_renormalization", "linear_network_posterior", "noise_var", "ntk_predictor", "reference_kernel",
            "register_theory"]

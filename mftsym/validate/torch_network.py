@@ -242,6 +242,47 @@ class EnsembleNetwork:
 
     __call__ = forward
 
+    def readout_features(self, params, x):
+        """The features the readout sees, ``(M, P, fan_in)``: the network without its last dense layer."""
+        h = x.to(self.dtype)
+        it = iter(params)
+        dense = self.plan.dense
+        for layer in self.plan.layers:
+            if isinstance(layer, DensePlan):
+                if layer is dense[-1]:
+                    break
+                h = torch.matmul(h, next(it)) * layer.w_mult
+                if layer.has_bias:
+                    h = h + layer.b_mult * next(it)[:, None, :]
+            else:
+                h = layer[1](h)
+        if h.dim() == 2:
+            h = h.expand(self.members, *h.shape)
+        return h
+
+    def conditional_readout_posterior(self, params, xtr, ytr, xte, noise_var):
+        """Posterior mean and variance of the output on ``xte`` given every parameter but the readout's,
+        ``(M, P*, out)`` each: the readout (W, b) is Gaussian a priori and the likelihood is Gaussian, so
+        f | hidden ~ GP with kernel k(x, x') = v_W m_W² φ(x)·φ(x') + v_b m_b² (exact, any depth).
+        Averaged over posterior samples of the hidden weights this is a Rao–Blackwellised estimator of
+        the posterior mean (same expectation, smaller Monte Carlo variance)."""
+        ro = self.plan.dense[-1]
+        n = len(xtr)
+        phi = self.readout_features(params, torch.cat([xtr.to(self.dtype), xte.to(self.dtype)], 0))
+        phi = phi.to(torch.float64)
+        c = ro.w_prior_var * ro.w_mult ** 2
+        kern = c * phi @ phi.transpose(1, 2)
+        if ro.has_bias:
+            kern = kern + ro.b_prior_var * ro.b_mult ** 2
+        K, ks, kss = kern[:, :n, :n], kern[:, n:, :n], torch.diagonal(kern[:, n:, n:], dim1=1, dim2=2)
+        A = K + noise_var * torch.eye(n, dtype=K.dtype, device=K.device)
+        L = torch.linalg.cholesky(A)
+        y = ytr.to(torch.float64).expand(self.members, *ytr.shape)
+        mean = ks @ torch.cholesky_solve(y, L)
+        v = torch.linalg.solve_triangular(L, ks.transpose(1, 2), upper=False)
+        var = kss - (v * v).sum(1)
+        return mean, var[..., None].expand_as(mean)
+
     def first_layer_weights(self, params) -> torch.Tensor:
         """Effective first-layer weights, shape (M, width, d): one row per hidden neuron."""
         return (params[0] * self.plan.dense[0].w_mult).transpose(1, 2)

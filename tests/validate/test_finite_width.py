@@ -1,0 +1,84 @@
+"""Rao–Blackwellised readout, the exact finite-width linear-network reference, the variance χ² z,
+and the kernel-renormalization theory hook."""
+
+import numpy as np
+import pytest
+import torch
+
+from mftsym.spec import Spec
+from mftsym.validate import Langevin, gp_posterior, run_ensemble, teacher_data
+from mftsym.validate.report import variance_chi2_z
+from mftsym.validate.theory import THEORIES, call_theory, linear_network_posterior
+from mftsym.validate.torch_network import EnsembleNetwork, network_plan
+
+from .conftest import linear_model_spec, make_spec
+
+
+def linear_net_spec(noise_var=0.5):
+    return Spec.from_dict({"network": {"input_dim": "d", "parametrization": "ntk", "layers": [
+        {"type": "dense", "width": "N1", "weight_var": 1.0}, {"type": "activation", "fn": "identity"},
+        {"type": "dense", "width": 1, "weight_var": 1.0}]}, "posterior": {"noise_var": noise_var}})
+
+
+def test_rao_blackwell_of_a_linear_model_is_the_gp_posterior_exactly():
+    # no hidden layer: given "the hidden weights" (none) the readout posterior is the whole posterior
+    spec = linear_model_spec(noise_var=0.1)
+    data = teacher_data(6, 5, 3, noise_var=0.05, seed=3)
+    tr = Langevin(step_size=3e-3, steps=300, burn_in=100, thin=5)
+    out = run_ensemble(spec, data, None, 2, tr, seed=1)
+    th = gp_posterior(spec, data, tr)
+    np.testing.assert_allclose(out["rb_mean_f"], np.broadcast_to(th["mean"], out["rb_mean_f"].shape), atol=1e-10)
+    np.testing.assert_allclose(out["rb_mean_f2"] - out["rb_mean_f"] ** 2,
+                               np.broadcast_to(th["var"], out["rb_mean_f"].shape), atol=1e-10)
+
+
+def test_conditional_readout_posterior_matches_direct_gp_given_features():
+    spec = make_spec("erf", bias_var=0.1)
+    data = teacher_data(5, 4, 3, seed=0)
+    plan = network_plan(spec, 7, 3)
+    ens = EnsembleNetwork(plan, 2)
+    params = ens.init_params([torch.Generator().manual_seed(i) for i in range(2)])
+    xtr, ytr, xte = (torch.as_tensor(a) for a in (data.x_train, data.y_train, data.x_test))
+    m, v = ens.conditional_readout_posterior(params, xtr, ytr, xte, 0.1)
+    phi = ens.readout_features(params, torch.cat([xtr, xte]))[0].numpy()
+    ro = plan.dense[-1]
+    K = ro.w_mult ** 2 * ro.w_prior_var * phi @ phi.T + (ro.b_mult ** 2 * ro.b_prior_var if ro.has_bias else 0)
+    A = K[:5, :5] + 0.1 * np.eye(5)
+    np.testing.assert_allclose(m[0].numpy(), K[5:, :5] @ np.linalg.solve(A, data.y_train), rtol=1e-10)
+    np.testing.assert_allclose(v[0, :, 0].numpy(), np.diag(K[5:, 5:] - K[5:, :5] @ np.linalg.solve(A, K[:5, 5:])),
+                               rtol=1e-8, atol=1e-12)
+
+
+def test_linear_exact_tends_to_gp_and_shifts_by_order_one_over_n():
+    spec = linear_net_spec()
+    data = teacher_data(4, 3, 4, seed=3)
+    gp = gp_posterior(spec, data)
+    big = linear_network_posterior(spec.with_params(N1=10 ** 6), data, samples=20_000, chunk=10_000)
+    np.testing.assert_allclose(big["mean"], gp["mean"], atol=5e-4)
+    d64 = linear_network_posterior(spec.with_params(N1=64), data, samples=40_000, chunk=10_000)
+    d256 = linear_network_posterior(spec.with_params(N1=256), data, samples=40_000, chunk=10_000)
+    s64, s256 = np.abs(d64["mean"] - gp["mean"]).max(), np.abs(d256["mean"] - gp["mean"]).max()
+    assert d64["order_parameters"]["mc_se_max"] < 0.2 * s64
+    assert 2.5 < s64 / s256 < 6.5     # 1/N: a factor 4
+
+
+def test_linear_exact_rejects_nonlinear_networks():
+    from mftsym.errors import SpecError
+    with pytest.raises(SpecError):
+        linear_network_posterior(make_spec("erf").with_params(N1=8), teacher_data(3, 2, 3, seed=0))
+
+
+def test_variance_chi2_z():
+    z = variance_chi2_z([1.0, 1 / 3], [1.0, 1.0], 16)
+    assert abs(z["z_chi2"][0]) < 0.2 and -2.6 < z["z_chi2"][1] < -2.2
+
+
+def test_kernel_renormalization_hook_agrees_with_gp_at_large_width():
+    pytest.importorskip("mftsym.solve")
+    spec = linear_net_spec()
+    data = teacher_data(6, 3, 4, seed=3)
+    kr = call_theory(THEORIES["kr"], spec.with_params(N1=10 ** 7), data)
+    np.testing.assert_allclose(kr["mean"], gp_posterior(spec, data)["mean"], rtol=1e-5, atol=1e-7)
+    assert abs(kr["order_parameters"]["Q"] - 1) < 1e-5
+    small = call_theory(THEORIES["kr"], spec.with_params(N1=8), data)
+    assert small["order_parameters"]["Q"] != pytest.approx(1, abs=1e-3)
