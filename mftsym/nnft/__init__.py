@@ -26,7 +26,7 @@ _EXPORTS = {
     "derive_deep_recursion": ".deep", "deep_recursion": ".deep", "single_input_moments": ".deep",
     "GaussianExpectation4": ".moments4", "moment4": ".moments4",
     "nnft_action": ".action", "derive_action": ".action", "NNFTAction": ".action",
-    "criticality": ".criticality", "CriticalityResult": ".criticality", "susceptibilities": ".criticality",
+    "criticality": ".critical", "CriticalityResult": ".critical", "susceptibilities": ".critical",
     "predict": ".posterior",
     "derive_finite_width": ".derive",
     "sample_outputs": ".sampler", "sample_readout_covariance": ".sampler",

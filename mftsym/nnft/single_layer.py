@@ -145,7 +145,8 @@ def four_point(spec, x1, x2, x3, x4, params=None, backend: str = "numpy", method
     return out
 
 
-def connected_four_point_tensor(spec, x, params=None, backend: str = "numpy", method: str = "auto"):
+def connected_four_point_tensor(spec, x, params=None, backend: str = "numpy", method: str = "auto",
+                                order: int | None = None):
     """(G2 (P, P), G4c (P, P, P, P)) at the rows of ``x`` (numpy arrays; torch for backend="torch").
 
     G4c is evaluated once per unordered 4-tuple and symmetrised."""
@@ -160,7 +161,7 @@ def connected_four_point_tensor(spec, x, params=None, backend: str = "numpy", me
     if backend == "torch":
         import torch
         env = {k: torch.as_tensor(v, dtype=torch.float64) for k, v in env.items()}
-    chain = compiled_single_layer(der, backend, outputs=("G4c",))
+    chain = compiled_single_layer(der, backend, outputs=("G4c",), order=order)
     vals = np.broadcast_to(np.asarray(chain(env)["G4c"], dtype=float), (len(tuples),))
     G4 = np.empty((P, P, P, P))
     for t, v in zip(tuples, vals):
