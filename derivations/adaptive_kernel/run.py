@@ -1,23 +1,27 @@
-"""Derive the action of spec.toml, write README equations (derived.tex) and solve an example."""
+"""Derive the action of spec.toml (derived.tex), solve it at the spec's n, and sweep n across the
+first-order transition (sweep.png, sweep.json) -- the same as
+
+    mftsym sweep spec.toml --param n --values log:200:20000:25 --out sweep.json --plot sweep.png
+"""
+import json
 from pathlib import Path
 
 import numpy as np
 
 from mftsym.export.latex import write_latex
 from mftsym.spec import Spec
-from mftsym.solve import derive_theory, solve
+from mftsym.solve import derive_theory, solve_data_model, sweep_data_model
 
 HERE = Path(__file__).parent
 spec = Spec.from_toml(HERE / "spec.toml")
 write_latex(HERE / "derived.tex", derive_theory(spec), title=f"mftsym: {HERE.name}")
-if spec.data is not None and spec.data.get("inputs") == "gaussian":
-    from mftsym.solve import solve_data_model, sweep_data_model
-    print(solve_data_model(spec))
-    out = sweep_data_model(spec, "n", np.array([500, 1000, 2000, 3000, 4000, 6000, 8000.0]), plot=HERE / "sweep.png")
-    print("phases:", out["phases"], "transitions:", out["transitions"])
-else:
-    rng = np.random.default_rng(0)
-    x = rng.standard_normal((40, 10))
-    y = np.tanh(x[:, 0]) + 0.2 * rng.standard_normal(40)
-    print(solve(spec, x, y, x[:5]))
-    print(solve(spec, x, y, x[:5], theory="gp"))
+print(solve_data_model(spec))
+out = sweep_data_model(spec, "n", np.geomspace(200, 20000, 25), plot=HERE / "sweep.png")
+(HERE / "sweep.json").write_text(json.dumps({k: out[k] for k in ("param", "values", "phases", "transitions")},
+                                            indent=1))
+for v, s in zip(out["values"], out["solutions"]):
+    mins = sorted({(round(abs(x["order_parameters"]["Phi"]), 3), round(x["action"], 3))
+                   for x in s["saddles"] if x["stable"]}, key=lambda m: m[1])
+    print(f"n = {v:9.1f}  minima (|Phi|, S), dominant first: {mins}  "
+          f"aligned fraction {s['order_parameters']['aligned_fraction']:.4f}")
+print("transitions:", json.dumps(out["transitions"], indent=1))

@@ -195,10 +195,12 @@ class _Numeric:
         ov = np.tensordot(tau, self.M, 1)
         return self.vals["sa2"] * self.vals["n"] / self.kfact * np.einsum("kij,ij->k", self.M * ov, w)
 
-    def saddles(self, tau):
+    def saddles(self, tau, extra_starts=()):
+        """Every stationary point of S(Φ, r) at fixed τ: Newton from the grid's local minima, from
+        ``extra_starts`` (continuation: the previous sweep value's saddles) and a lattice of fresh starts."""
         from scipy.optimize import root
         _, S = self.weights(tau)
-        starts = []
+        starts = [tuple(x) for x in extra_starts]
         # grid local minima, plus a coarse lattice of starts
         inner = S[1:-1, 1:-1]
         mask = np.ones_like(inner, dtype=bool)
@@ -212,9 +214,9 @@ class _Numeric:
             for r in np.linspace(self.r_grid[5], self.r_grid[-1], 3):
                 starts.append((p, r))
         out = []
+        f = lambda v: np.asarray(self.grad(v[0], v[1], *tau), dtype=float)  # noqa: E731
+        J = lambda v: np.asarray(self.hess(v[0], v[1], *tau), dtype=float)  # noqa: E731
         for x0 in starts:
-            f = lambda v: np.asarray(self.grad(v[0], v[1], *tau), dtype=float)  # noqa: E731
-            J = lambda v: np.asarray(self.hess(v[0], v[1], *tau), dtype=float)  # noqa: E731
             with np.errstate(all="ignore"):
                 sol = root(f, np.array(x0, dtype=float), jac=J, method="hybr")
             if not sol.success or sol.x[1] <= 0 or not np.all(np.isfinite(sol.x)):
@@ -232,42 +234,73 @@ class _Numeric:
         return sorted(out, key=lambda s: (not s.stable, s.action))
 
 
-def solve_data_model(spec, params=None, tol=1e-10, max_iter=500, beta=0.3, tau0=None) -> Solution:
-    """Self-consistent discrepancy τ, the saddles of the reduced action, and the dominant one."""
+def _solve_tau(num, starts, tol, max_iter, beta):
+    """Self-consistent τ from several starts (continuation first); (τ, residual, iterations)."""
+    from scipy.optimize import root
+
     from .adaptive import _anderson
+    noise = num.vals["noise"]
+    scale = np.maximum(np.abs(num.c), 1e-300)
+    resid = lambda tau: (noise * tau - num.c + num.fbar(tau)) / scale  # noqa: E731
+    best, res, its = None, np.inf, 0
+    for start in starts:
+        for method in ("hybr", "lm"):
+            with np.errstate(all="ignore"):
+                sol = root(resid, np.asarray(start, dtype=float), method=method, options={"xtol": 1e-13})
+            its += int(sol.nfev)
+            if not np.all(np.isfinite(sol.x)):
+                continue
+            r = float(np.max(np.abs(resid(sol.x))))
+            if r < res:
+                best, res = sol.x, r
+            if res < tol:
+                return best, res, its
+    # fall back on damped Anderson mixing of tau = (c - fbar(tau)) / noise from the best point found
+    fmap = lambda t: (num.c - num.fbar(t)) / noise  # noqa: E731
+    tau, _, its2, _ = _anderson(fmap, best if best is not None else num.c / noise, tol, max_iter, beta)
+    r = float(np.max(np.abs(resid(tau))))
+    if r < res:
+        best, res = tau, r
+    return best, res, its + its2
+
+
+def _wells(num, tau, saddles):
+    """Weights of the wells of e^{-S}: the fraction of neurons near the largest-|Φ| stable minimum
+    (split at the barrier saddle below it, else halfway to the next minimum); 0 with a single well."""
+    w, _ = num.weights(tau)
+    mins = sorted({round(abs(s.order_parameters["Phi"]), 9) for s in saddles if s.stable})
+    if len(mins) < 2:   # a single well: no droplet
+        return 0.0, None
+    top = mins[-1]
+    lower = mins[-2] if len(mins) > 1 else 0.0
+    barriers = [abs(s.order_parameters["Phi"]) for s in saddles
+                if not s.stable and lower < abs(s.order_parameters["Phi"]) < top]
+    split = max(barriers) if barriers else 0.5 * (lower + top)
+    return float(w[np.abs(num.P) > split].sum()), split
+
+
+def solve_data_model(spec, params=None, tol=1e-10, max_iter=500, beta=0.3, tau0=None, starts=()) -> Solution:
+    """Self-consistent discrepancy τ, the saddles of the reduced action, and the dominant one.
+
+    ``tau0`` (a previous τ) is tried first, then the GP-free start c/σ² and rescalings of both;
+    ``starts`` are extra (Φ, r) starting points of the saddle search (continuation along a sweep)."""
     theory = data_model_theory(spec)
     num = _Numeric(theory, spec, params)
     noise = num.vals["noise"]
-    from scipy.optimize import root
-    resid = lambda tau: (noise * tau - num.c + num.fbar(tau)) / np.maximum(np.abs(num.c), 1e-300)  # noqa: E731
-    start = num.c / noise if tau0 is None else np.asarray(tau0, dtype=float)
-    tau, its, res = start, 0, np.inf
-    for method in ("hybr", "lm"):
-        sol = root(resid, start, method=method, options={"xtol": 1e-13})
-        its += int(sol.nfev)
-        r = float(np.max(np.abs(resid(sol.x))))
-        if r < res:
-            tau, res = sol.x, r
-        if res < tol:
-            break
+    cands = [] if tau0 is None else [np.asarray(tau0, dtype=float)]
+    cands += [num.c / noise] + [f * c for c in list(cands) + [num.c / noise] for f in (0.5, 0.1, 0.02)]
+    tau, res, its = _solve_tau(num, cands, tol, max_iter, beta)
     ok = res < tol
-    if not ok:   # fall back on damped Anderson mixing of tau = (c - fbar(tau)) / noise
-        fmap = lambda t: (num.c - num.fbar(t)) / noise  # noqa: E731
-        tau, _, its2, _ = _anderson(fmap, tau, tol, max_iter, beta)
-        its += its2
-        res = float(np.max(np.abs(resid(tau))))
-        ok = res < tol
     if not ok:
         raise ConvergenceError(f"data-model self-consistency did not converge: relative residual {res:.3g} after "
-                               f"{its} iterations; try a smaller beta (mixing), a larger noise or max_iter")
-    saddles = num.saddles(tau)
+                               f"{its} iterations from {len(cands)} starts; try a smaller beta (mixing), a larger "
+                               "noise or max_iter, or sweep towards this point (continuation)")
+    saddles = num.saddles(tau, starts)
     if not saddles:
         raise ConvergenceError("no stationary point of the reduced action was found; widen the grid "
                                "(it spans |Phi| <= 8 sigma_w) or check the parameters")
     w, _ = num.weights(tau)
-    aligned = [s for s in saddles if s.stable and abs(s.order_parameters["Phi"]) > 0]
-    split = 0.5 * abs(aligned[0].order_parameters["Phi"]) if aligned else np.inf
-    frac = float(w[np.abs(num.P) > split].sum()) if aligned else 0.0
+    frac, split = _wells(num, tau, saddles)
     fb = num.fbar(tau)
     best = saddles[0]
     ops = {"Phi": abs(best.order_parameters["Phi"]), "rho": best.order_parameters["rho"],
@@ -277,48 +310,172 @@ def solve_data_model(spec, params=None, tol=1e-10, max_iter=500, beta=0.3, tau0=
            **{f"fbar{k}": float(f) for k, f in zip(theory.modes, fb)}}
     return Solution("adaptive_kernel_data_model", ops, best.action, None, None, True, float(res), its,
                     tuple(saddles), "", extras={"phase": "aligned" if abs(best.order_parameters["Phi"]) > 0 else
-                                                "unaligned", **{k: float(v) for k, v in num.vals.items()}})
+                                                "unaligned", "split_Phi": split,
+                                                **{k: float(v) for k, v in num.vals.items()}})
 
 
-def _delta_action(sol):
-    """S(aligned minimum) − S(Φ = 0 minimum), or None if one of them is missing."""
-    mins = [s for s in sol.saddles if s.stable]
-    a = [s.action for s in mins if abs(s.order_parameters["Phi"]) > 0]
-    z = [s.action for s in mins if s.order_parameters["Phi"] == 0]
-    return (min(a) - min(z)) if a and z else None
+def _minima(sol):
+    """[(|Φ|, S, ρ)] of the stable minima (±Φ merged), lowest action first."""
+    seen = {}
+    for s in sol.saddles:
+        if s.stable:
+            a = abs(s.order_parameters["Phi"])
+            if not any(abs(a - b) < 1e-6 for b in seen):
+                seen[a] = (a, s.action, s.order_parameters["rho"])
+    return sorted(seen.values(), key=lambda m: m[1])
 
 
-def sweep_data_model(spec, param: str, values, plot=None) -> dict:
-    """Solve along ``param`` (a [params] name); locate first-order transitions (dominant saddle changes)."""
-    if param not in spec.params:
-        raise SpecError(f"cannot sweep {param!r}: it is not in [params] ({sorted(spec.params)})")
-    sols, tau = [], None
-    for v in values:
-        try:   # continuation: start from the previous point's discrepancy
-            sols.append(solve_data_model(spec, params={param: float(v)}, tau0=tau))
-            tau = [sols[-1].order_parameters[k] for k in sols[-1].order_parameters if k.startswith("tau")]
-        except ConvergenceError as exc:
-            sols.append(Solution("adaptive_kernel_data_model", {}, float("nan"), None, None, False, float("nan"), 0,
-                                 (), str(exc), extras={"phase": "not converged"}))
-    phases = [s.extras["phase"] for s in sols]
-    transitions = []
-    for i in range(len(sols) - 1):
-        if phases[i] != phases[i + 1] and "not converged" not in (phases[i], phases[i + 1]):
-            d0, d1 = _delta_action(sols[i]), _delta_action(sols[i + 1])
-            if d0 is not None and d1 is not None and d0 != d1:
-                v = values[i] + (values[i + 1] - values[i]) * d0 / (d0 - d1)
+def _branch(sol, phi, tol):
+    """The stable minimum of ``sol`` whose |Φ| is nearest ``phi`` (within ``tol``), or None."""
+    cand = [m for m in _minima(sol) if abs(m[0] - phi) <= tol]
+    return min(cand, key=lambda m: abs(m[0] - phi)) if cand else None
+
+
+def _taus(sol):
+    return [v for k, v in sol.order_parameters.items() if k.startswith("tau")]
+
+
+def _starts(sol):
+    return [(s.order_parameters["Phi"], s.order_parameters["r"]) for s in sol.saddles]
+
+
+def _failed(exc):
+    return Solution("adaptive_kernel_data_model", {}, float("nan"), None, None, False, float("nan"), 0,
+                    (), str(exc), extras={"phase": "not converged"})
+
+
+def locate_transition(spec, param, sol_a, sol_b, va, vb, jump_tol=None, xtol=1e-6):
+    """Refine a change of the dominant saddle between sweep values ``va`` < ``vb``.
+
+    The branches are the dominant minima at the two ends (|Φ| = a at ``va``, b at ``vb``), followed by
+    continuation; ΔS(v) = S_b(v) − S_a(v) (both at the self-consistent τ(v)) is bracketed and its root
+    found with Brent's method.  Returns a dict with the transition value, the bracket, the order
+    parameters of both branches there and the jump in Φ, and ``kind``: "first_order" (both minima
+    coexist across the bracket and ΔS changes sign) or "continuous/spinodal" (a branch ends)."""
+    from scipy.optimize import brentq
+    ma, mb = _minima(sol_a)[0], _minima(sol_b)[0]
+    sw = float(np.sqrt(sol_a.extras.get("sw2", 1.0)))
+    tol = jump_tol if jump_tol is not None else 0.25 * sw
+    ta, tb = np.array(_taus(sol_a)), np.array(_taus(sol_b))
+    cache = {}
+
+    def at(v):
+        if v not in cache:
+            s = (v - va) / (vb - va)
+            try:
+                cache[v] = solve_data_model(spec, params={param: float(v)}, tau0=(1 - s) * ta + s * tb,
+                                            starts=_starts(sol_a) + _starts(sol_b))
+            except ConvergenceError:
+                cache[v] = None
+        return cache[v]
+
+    def branches(v):
+        # follow each branch by linear interpolation of its |Φ| between the ends
+        s = (v - va) / (vb - va)
+        sol = at(v)
+        if sol is None:
+            return None, None, None
+        pa = ma[0] + s * ((_branch(sol_b, ma[0], tol) or ma)[0] - ma[0])
+        pb = mb[0] + (1 - s) * ((_branch(sol_a, mb[0], tol) or mb)[0] - mb[0])
+        return sol, _branch(sol, pa, tol), _branch(sol, pb, tol)
+
+    def delta(v):
+        _, A, B = branches(v)
+        return None if A is None or B is None else B[1] - A[1]
+
+    class _Lost(Exception):
+        pass
+
+    def strict(v):
+        d = delta(v)
+        if d is None:
+            raise _Lost
+        return d
+
+    d0, d1 = delta(va), delta(vb)
+    kind, v = "first_order", None
+    if d0 is not None and d1 is not None and d0 > 0 > d1:
+        try:
+            v = brentq(strict, va, vb, xtol=xtol * max(abs(va), abs(vb), 1.0), rtol=1e-10)
+        except _Lost:
+            v = None
+    if v is None:   # a branch ends inside the bracket: bisect on which minimum is dominant
+        kind = "continuous/spinodal"
+        lo, hi = va, vb
+        for _ in range(30):
+            mid = 0.5 * (lo + hi)
+            sol = at(mid)
+            if sol is None:
+                break
+            dom = _minima(sol)[0][0]
+            if abs(dom - ma[0]) <= abs(dom - mb[0]):
+                lo = mid
             else:
-                v = 0.5 * (values[i] + values[i + 1])
-            transitions.append({"value": float(v), "from": phases[i], "to": phases[i + 1],
-                                "bracket": [float(values[i]), float(values[i + 1])]})
-    out = {"param": param, "values": [float(v) for v in values], "phases": phases, "transitions": transitions,
-           "solutions": [s.to_dict() for s in sols]}
-    if plot:
-        from .plotting import plot_sweep
-        keys = ("Phi", "rho", "aligned_fraction", "mean_abs_Phi")
-        plot_sweep(plot, param, values, [{k: s.order_parameters.get(k, np.nan) for k in keys} for s in sols],
-                   [t["value"] for t in transitions], title="adaptive kernel, Gaussian data")
+                hi = mid
+            if hi - lo <= xtol * max(abs(va), abs(vb), 1.0):
+                break
+        v = 0.5 * (lo + hi)
+    sol, A, B = branches(v)
+    out = {"value": float(v), "bracket": [float(va), float(vb)], "kind": kind,
+           "from": sol_a.extras["phase"], "to": sol_b.extras["phase"],
+           "Phi_before": ma[0], "Phi_after": mb[0], "solves": len(cache)}
+    if sol is not None and A is not None and B is not None:
+        out.update({"Phi_from": A[0], "Phi_to": B[0], "rho_from": A[2], "rho_to": B[2],
+                    "action_from": A[1], "action_to": B[1], "jump_Phi": B[0] - A[0],
+                    "aligned_fraction": sol.order_parameters["aligned_fraction"],
+                    "tau": _taus(sol)})
+    else:
+        out["jump_Phi"] = mb[0] - ma[0]
     return out
 
 
-__all__ = ["DataModelTheory", "data_model_theory", "solve_data_model", "sweep_data_model"]
+def sweep_data_model(spec, param: str, values, plot=None, refine=True, jump_tol=None) -> dict:
+    """Solve along ``param`` (a [params] name) with continuation; locate first-order transitions.
+
+    Each value starts from the previous value's τ and saddles (plus fresh multistarts); a value that
+    still fails is retried from the next converged one (backwards).  Between neighbouring values where
+    the dominant minimum jumps (|Φ| changes by more than ``jump_tol``, default σ_w/4) the transition
+    is refined by root finding on the action difference of the two branches (:func:`locate_transition`)."""
+    if param not in spec.params:
+        raise SpecError(f"cannot sweep {param!r}: it is not in [params] ({sorted(spec.params)})")
+    values = [float(v) for v in values]
+    sols = [None] * len(values)
+    prev = None
+    for i, v in enumerate(values):
+        try:
+            sols[i] = solve_data_model(spec, params={param: v}, tau0=None if prev is None else _taus(prev),
+                                       starts=() if prev is None else _starts(prev))
+            prev = sols[i]
+        except ConvergenceError as exc:
+            sols[i] = _failed(exc)
+    for i in range(len(values) - 2, -1, -1):   # backward continuation for values that failed
+        if not sols[i].converged and sols[i + 1].converged:
+            try:
+                sols[i] = solve_data_model(spec, params={param: values[i]}, tau0=_taus(sols[i + 1]),
+                                           starts=_starts(sols[i + 1]))
+            except ConvergenceError:
+                pass
+    phases = [s.extras["phase"] for s in sols]
+    transitions = []
+    ok = [i for i, s in enumerate(sols) if s.converged]
+    for i, j in zip(ok, ok[1:]):
+        a, b = _minima(sols[i])[0], _minima(sols[j])[0]
+        sw = float(np.sqrt(sols[i].extras.get("sw2", 1.0)))
+        if abs(b[0] - a[0]) > (jump_tol if jump_tol is not None else 0.25 * sw):
+            if refine:
+                t = locate_transition(spec, param, sols[i], sols[j], values[i], values[j], jump_tol)
+            else:
+                t = {"value": 0.5 * (values[i] + values[j]), "bracket": [values[i], values[j]],
+                     "from": phases[i], "to": phases[j], "jump_Phi": b[0] - a[0]}
+            transitions.append(t)
+    out = {"param": param, "values": values, "phases": phases, "transitions": transitions,
+           "solutions": [s.to_dict() for s in sols]}
+    if plot:
+        from .plotting import plot_data_model_sweep
+        plot_data_model_sweep(plot, param, values, sols, transitions,
+                              title="adaptive kernel, Gaussian data: dominant and metastable minima")
+    return out
+
+
+__all__ = ["DataModelTheory", "data_model_theory", "locate_transition", "solve_data_model",
+           "sweep_data_model"]
