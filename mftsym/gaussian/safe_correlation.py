@@ -64,8 +64,9 @@ class SafeCorrelation(sp.Function):
             return True
         return None
 
-    def _latex(self, printer):
-        return printer._print(sp.UnevaluatedExpr(self.unsafe()))
+    def _latex(self, printer, exp=None):
+        tex = printer._print(sp.UnevaluatedExpr(self.unsafe()))
+        return rf"\left({tex}\right)^{{{exp}}}" if exp is not None else tex
 
     def _sympystr(self, printer):
         return "SafeCorrelation(%s)" % ", ".join(printer._print(a) for a in self.args)
