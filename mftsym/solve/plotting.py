@@ -55,6 +55,8 @@ def plot_data_model_sweep(path, param, values, solutions, transitions=(), title=
             ax.plot([t["value"]] * 2, [t["Phi_from"], t["Phi_to"]], "k-", lw=2)
         ax.annotate(f"{param}* = {t['value']:.4g}", (t["value"], ax.get_ylim()[1]), xytext=(3, -12),
                     textcoords="offset points", fontsize=8)
+    if min(values) > 0 and max(values) / min(values) > 20:
+        ax.set_xscale("log")
     ax.set_xlabel(param)
     ax.set_ylabel("|Φ| = |w·w*| at the minima")
     if title:

@@ -87,7 +87,7 @@ def test_reduced_action_matches_direct_d_dimensional_average():
     num = _Numeric(th, spec, None)
     d = int(num.vals["d"])
     rng = np.random.default_rng(0)
-    x = rng.standard_normal((200_000, d))
+    x = rng.standard_normal((100_000, d))
     z = x[:, 0]                                     # w* = e_1
     he = {1: z, 3: z ** 3 - 3 * z}
     for phi, norm in ((0.0, 1.0), (0.5, 1.0), (1.5, 2.0), (3.0, 3.3)):
@@ -99,7 +99,7 @@ def test_reduced_action_matches_direct_d_dimensional_average():
             assert float(m(phi, norm ** 2 - phi ** 2)) == pytest.approx(g.mean(), abs=5 * g.std() / np.sqrt(len(g)) + 1e-12)
     # the measure: prior samples w ~ N(0, sigma_w^2/d I_d) reweighted by the data term exp(+kappa (tau.m)^2)
     tau = np.array([0.02, 0.01])
-    W = rng.standard_normal((400_000, d)) * np.sqrt(num.vals["sw2"] / d)
+    W = rng.standard_normal((200_000, d)) * np.sqrt(num.vals["sw2"] / d)
     Phi, rho = W[:, 0], (W ** 2).sum(1)
     lw = num.kappa * sum(t * m(Phi, rho - Phi ** 2) for t, m in zip(tau, num.m)) ** 2
     iw = np.exp(lw - lw.max())
@@ -143,7 +143,7 @@ def test_locator_finds_first_order_transition_of_brute_force_grid(tmp_path):
     dlo, dhi = _grid_delta(spec, lo, (0.59, 3.24)), _grid_delta(spec, hi, (0.59, 3.24))
     assert dlo > 0 > dhi
     n_grid = lo + (hi - lo) * dlo / (dlo - dhi)
-    assert n_grid == pytest.approx(t["value"], abs=60.0)
+    assert n_grid == pytest.approx(t["value"], abs=20.0)   # grid: 9555.5 vs 9549.1
 
 
 def test_sweep_continuation_recovers_hard_points():
