@@ -18,7 +18,8 @@ Baselines, measured in the same run on the same inputs:
 mftsym is timed through the public API, ``mftsym.kernel(spec, x, kind=("nngp", "ntk"), ...)``
 (one call, both kernels), for the numpy and the torch backend, twice: as ``K(X, X)`` (x2=None,
 which lets mftsym evaluate only half of the symmetric grid) and as ``K(X, X2)`` with X2 a copy of
-X (no symmetry used: the same work as the peers).  Every figure is the median of ``--repeats``
+X (no symmetry used: the same work as the peers); and once more for torch with its opt-in
+``torch.compile`` path (``MFTSYM_TORCH_COMPILE=1``; its first call includes the compile).  Every figure is the median of ``--repeats``
 runs after a first call; the first call (derivation + code generation, or trace + XLA compile
 for neural-tangents) is reported on its own.  The kernels are checked against numpy-ref and
 neural-tangents (max |a - b| / max |b| <= 1e-10 off the diagonal, 1e-6 on it: see ``rel_err``);
@@ -176,17 +177,20 @@ def main(argv=None):
     ap.add_argument("--acts", default="relu,erf")
     ap.add_argument("--backends", default="numpy,torch")
     ap.add_argument("--quick", action="store_true",
-                    help="n=200, 2 repeats; neural-tangents only if its venv already exists")
+                    help="n=200, 2 repeats, no torch.compile; neural-tangents only if its venv already exists")
     ap.add_argument("--no-nt", action="store_true", help="skip neural-tangents")
     ap.add_argument("--nt-python", help="python of an existing neural-tangents venv (default: benchmarks/.nt-venv)")
+    ap.add_argument("--torch-compile", action=argparse.BooleanOptionalAction, default=True,
+                    help="also time the torch backend with its opt-in torch.compile path (default on)")
     ap.add_argument("--json", help="write all figures to this file")
     args = ap.parse_args(argv)
     if args.quick:
-        args.n, args.repeats = min(args.n, 200), 2
+        args.n, args.repeats, args.torch_compile = min(args.n, 200), 2, False
 
     import torch
 
     import mftsym as mf
+    import mftsym.compile.kernel_fn as kf
 
     rng = np.random.default_rng(0)
     x = rng.standard_normal((args.n, args.dim))
@@ -213,21 +217,26 @@ def main(argv=None):
                 err, derr = kernel_errs(nt["kernels"], ref)
                 rows.append({"impl": "neural-tangents jit", "median_s": nt["median_s"], "first_s": nt["first_call_s"],
                              "err_vs_ref": err, "diag_err_vs_ref": derr})
-            for backend in args.backends.split(","):
-                for sym in (True, False):
-                    x2 = None if sym else x.copy()
+            variants = [(b, sym, False) for b in args.backends.split(",") for sym in (True, False)]
+            if args.torch_compile and "torch" in args.backends.split(","):
+                variants.append(("torch", False, True))
+            for backend, sym, fused in variants:
+                x2 = None if sym else x.copy()
+                kf.TORCH_COMPILE = True if fused else None
 
-                    def call():
-                        out = mf.kernel(spec, x, x2, kind=("nngp", "ntk"), backend=backend)
-                        return tuple(o.numpy() for o in out) if backend == "torch" else out
+                def call():
+                    out = mf.kernel(spec, x, x2, kind=("nngp", "ntk"), backend=backend)
+                    return tuple(o.numpy() for o in out) if backend == "torch" else out
 
-                    out, first, med, _ = timed(call, args.repeats)
-                    err, derr = kernel_errs(out, ref)
-                    row = {"impl": f"mftsym {backend} " + ("K(X,X)" if sym else "K(X,X2=X copy)"),
-                           "median_s": med, "first_s": first, "err_vs_ref": err, "diag_err_vs_ref": derr}
-                    if nt is not None:
-                        row["err_vs_nt"], row["diag_err_vs_nt"] = kernel_errs(out, nt["kernels"])
-                    rows.append(row)
+                out, first, med, _ = timed(call, args.repeats)
+                kf.TORCH_COMPILE = None
+                err, derr = kernel_errs(out, ref)
+                name = f"mftsym {backend}" + (" compiled" if fused else "")
+                row = {"impl": f"{name} " + ("K(X,X)" if sym else "K(X,X2=X copy)"),
+                       "median_s": med, "first_s": first, "err_vs_ref": err, "diag_err_vs_ref": derr}
+                if nt is not None:
+                    row["err_vs_nt"], row["diag_err_vs_nt"] = kernel_errs(out, nt["kernels"])
+                rows.append(row)
             for row in rows:
                 row["act"] = act
                 row["x_numpy_ref"] = row["median_s"] / ref_t

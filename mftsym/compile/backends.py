@@ -19,7 +19,13 @@ TINY = 1e-300  # guards sqrt(K11 K22) when an input has zero norm
 
 # --------------------------------------------------------------------------- numpy
 def _np_safe_corr(k12, k11, k22):
-    prod = np.maximum(np.asarray(k11) * np.asarray(k22), TINY)
+    k11, k22 = np.asarray(k11), np.asarray(k22)
+    if k11.size + k22.size < np.size(k12):
+        # norms broadcast along the grid (the kernel chain's (P,1) and (1,P') vectors): take the
+        # inverse roots on the vectors, leaving two products and a clip per pair
+        inv = (1.0 / np.sqrt(np.maximum(k11, TINY))) * (1.0 / np.sqrt(np.maximum(k22, TINY)))
+        return np.clip(k12 * inv, -1.0, 1.0)
+    prod = np.maximum(k11 * k22, TINY)
     return np.clip(k12 / np.sqrt(prod), -1.0, 1.0)
 
 
@@ -43,6 +49,9 @@ def torch_namespace() -> dict:
 
     def safe_corr(k12, k11, k22):
         k12, k11, k22 = t(k12), t(k11), t(k22)
+        if k11.numel() + k22.numel() < k12.numel():   # broadcast norm vectors: see _np_safe_corr
+            inv = torch.rsqrt(torch.clamp(k11, min=TINY)) * torch.rsqrt(torch.clamp(k22, min=TINY))
+            return torch.clamp(k12 * inv, -1.0, 1.0)
         prod = torch.clamp(k11 * k22, min=TINY)
         return torch.clamp(k12 / torch.sqrt(prod), -1.0, 1.0)
 
