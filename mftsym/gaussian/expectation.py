@@ -40,13 +40,30 @@ def _flip(term: Term, B):
     return 1, B
 
 
+def _density_derivative_at_0(m: int, A):
+    """p_A^(m)(0) for the N(0, A) density: (-1)^m A^{-m/2} He_m(0) / sqrt(2 pi A)."""
+    if m % 2:
+        return sp.S.Zero
+    he0 = (-1) ** (m // 2) * (sp.factorial2(m - 1) if m > 1 else 1)
+    return he0 / A ** sp.Rational(m, 2) / sp.sqrt(2 * sp.pi * A)
+
+
 def _delta_1d(t: Term, A):
-    """E[t(u)], u ~ N(0, A), for t = coef u^k exp(-alpha u^2 + beta u) delta^(j)(c u)."""
+    """E[t(u)], u ~ N(0, A), for t = coef u^k exp(-alpha u^2 + beta u) delta^(j)(c u):
+    (-1)^j (h p_A)^(j)(0) / (c^j |c|) with h = u^k exp(...), expanded by Leibniz' rule."""
     c, j = t.param
     u = sp.Dummy("u", real=True)
-    h = u**t.k * sp.exp(-t.alpha * u**2 + t.beta * u) * sp.exp(-u**2 / (2 * A)) / sp.sqrt(2 * sp.pi * A)
-    # delta^(j)(c u) = delta^(j)(u) / (c^j |c|)
-    return (-1) ** j * sp.diff(h, u, j).subs(u, 0) / (c**j * sp.Abs(c))
+    h = u**t.k * sp.exp(-t.alpha * u**2 + t.beta * u)
+    total = sp.S.Zero
+    for i in range(j + 1):
+        if t.alpha == 0 and t.beta == 0:
+            hi = sp.factorial(t.k) if i == t.k else sp.S.Zero
+        else:
+            hi = h.subs(u, 0)
+            h = sp.diff(h, u)
+        if hi != 0:
+            total += sp.binomial(j, i) * hi * _density_derivative_at_0(j - i, A)
+    return (-1) ** j * total / (c**j * sp.Abs(c))
 
 
 def _pair(tf: Term, tg: Term, A, B, C):

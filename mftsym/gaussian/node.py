@@ -109,9 +109,9 @@ class GaussianExpectation(sp.Function):
         fm = sp.lambdify(X, f, "mpmath")
         gm = sp.lambdify(X, g, "mpmath")
         if self.is_one_dimensional:
-            val = mpmath_expectation(fm, None, K[0], 0, 1, dps=dps, one_dimensional=True) * g.evalf(prec)
-        else:
-            val = mpmath_expectation(fm, gm, *K, dps=dps)
+            val = mpmath_expectation(fm, None, K[0]._to_mpmath(prec), 0, 1, dps=dps, one_dimensional=True)
+            return sp.Float(val, dps) * g.evalf(prec)
+        val = mpmath_expectation(fm, gm, *(k._to_mpmath(prec) for k in K), dps=dps)
         return sp.Float(val, dps)
 
     # -- printing -----------------------------------------------------------------------------
