@@ -248,13 +248,13 @@ def main(argv=None):
                         failures.append(f"{act} {row['impl']}: {key} = {row[key]:.3g} > {tol}")
             results["rows"] += rows
             print(f"\n## {act}: NNGP + NTK, {args.n} x {args.n}")
-            print(f"{'implementation':32s} {'median s':>9s} {'first s':>8s} {'x numpy-ref':>11s} {'x NT':>6s}"
+            print(f"{'implementation':38s} {'median s':>9s} {'first s':>8s} {'x numpy-ref':>11s} {'x NT':>6s}"
                   f" {'err vs ref':>10s} {'err vs NT':>9s} {'diag vs ref':>11s}")
             for r in rows:
                 def fmt(key, w):
                     return f"{r[key]:{w}.1e}" if key in r else f"{'-':>{w}s}"
                 xnt = f"{r['x_nt']:6.2f}" if "x_nt" in r else f"{'-':>6s}"
-                print(f"{r['impl']:32s} {r['median_s']:9.4f} {r['first_s']:8.3f} {r['x_numpy_ref']:11.3f} {xnt}"
+                print(f"{r['impl']:38s} {r['median_s']:9.4f} {r['first_s']:8.3f} {r['x_numpy_ref']:11.3f} {xnt}"
                       f" {fmt('err_vs_ref', 10)} {fmt('err_vs_nt', 9)} {fmt('diag_err_vs_ref', 11)}")
     info["loadavg_at_end"] = os.getloadavg() if hasattr(os, "getloadavg") else None
     print(f"\nload average at start {info['loadavg_at_start']}, at end {info['loadavg_at_end']}")
