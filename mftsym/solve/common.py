@@ -103,7 +103,7 @@ def hidden_layers(network: Network) -> list:
 def feature_kernel(spec, x, x2=None, params=None, backend: str = "numpy", diag: bool = False):
     """E[φ(h(x)) φ(h(x'))] of the features the readout sees (no readout prior): the NNGP of the
     network truncated before its last dense layer; ``diag=True`` returns only k(x, x)."""
-    from .. import _derive_kernels_cached
+    from .. import derive_kernels
     from ..compile.kernel_fn import evaluate_kernel
     values = {**spec.params, **(params or {})}
     net = feature_network(spec.network)
@@ -111,7 +111,7 @@ def feature_kernel(spec, x, x2=None, params=None, backend: str = "numpy", diag: 
     if diag:
         if net is None:
             return np.einsum("ij,ij->i", x, x) / x.shape[1]
-        der = _derive_kernels_cached(net, False, "auto")
+        der = derive_kernels(net, ntk=False)
         from ..compile.chain import compile_chain
         from ..compile.kernel_fn import parameter_env
         chain = compile_chain(der, "numpy", outputs=("nngp_11",))
@@ -121,7 +121,7 @@ def feature_kernel(spec, x, x2=None, params=None, backend: str = "numpy", diag: 
     x2a = x if x2 is None else np.atleast_2d(np.asarray(x2, dtype=float))
     if net is None:
         return x @ x2a.T / x.shape[1]
-    der = _derive_kernels_cached(net, False, "auto")
+    der = derive_kernels(net, ntk=False)
     return evaluate_kernel(der, net, x, x2a, kind="nngp", params=values, backend=backend)
 
 
