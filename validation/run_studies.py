@@ -44,7 +44,7 @@ def study3_data():
     return type(data)(data.x_train, 1.5 * data.y_train, data.x_test, 1.5 * data.y_test, data.meta)
 
 
-def study3(steps=6000, members=32, widths=(32, 64, 128, 256, 512)):
+def study3(steps=14000, members=32, widths=(32, 64, 128, 256, 512)):
     """GP-vs-finite-width posterior discrepancy shrinks as 1/N (one-hidden-layer linear network).
 
     Asymptotic design: P = d = 8, targets ×1.5 (r = yᵀK⁻¹y/P = 2.25), σ² = 0.5, so that the

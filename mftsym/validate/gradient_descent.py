@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import torch
 
-from .langevin import check_divergence
+from .langevin import check_divergence, loss_and_grads
 from .observables import readout_norm
 
 
@@ -38,6 +38,12 @@ class GradientDescent:
         if self.steps < 0:
             raise ValueError("steps must be >= 0")
 
+    def __getstate__(self):      # run-time caches do not travel
+        return {k: v for k, v in self.__dict__.items() if k != "_fast"}
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+
     def config(self) -> dict:
         return {"trainer": self.name, "lr": self.lr, "steps": self.steps, "batch_size": self.batch_size,
                 "weight_decay": self.weight_decay, "record_every": self.record_every}
@@ -55,11 +61,14 @@ class GradientDescent:
             xb, yb = xtr[idx], ytr[idx]
         else:
             xb, yb = xtr, ytr
-        for p in params:
-            p.requires_grad_(True)
-        f = ens.forward(params, xb)
-        loss = 0.5 * ((f - yb) ** 2).flatten(1).sum(1)
-        grads = torch.autograd.grad(loss.sum(), params)
+        if xb is xtr:
+            loss, grads = loss_and_grads(self, ens, params, xb, yb)
+        else:
+            for p in params:
+                p.requires_grad_(True)
+            f = ens.forward(params, xb)
+            loss = 0.5 * ((f - yb) ** 2).flatten(1).sum(1)
+            grads = torch.autograd.grad(loss.sum(), params)
         with torch.no_grad():
             for p, g in zip(params, grads):
                 p.requires_grad_(False)

@@ -67,6 +67,12 @@ class Langevin:
         if self.thin < 1:
             raise ValueError("thin must be >= 1")
 
+    def __getstate__(self):      # run-time caches (workspaces, the training set) do not travel
+        return {k: v for k, v in self.__dict__.items() if k not in ("_fast", "_train")}
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+
     def config(self) -> dict:
         return {"trainer": self.name, "step_size": self.step_size, "steps": self.steps, "burn_in": self.burn_in,
                 "thin": self.thin, "noise_var": self.noise_var, "rao_blackwell": self.rao_blackwell}
@@ -91,16 +97,11 @@ class Langevin:
         s2 = self._s2
         eps = self.step_size
         object.__setattr__(self, "_train", (xtr, ytr))
-        for p in params:
-            p.requires_grad_(True)
-        f = ens.forward(params, xtr)
-        loss = 0.5 * ((f - ytr) ** 2).flatten(1).sum(1)
-        grads = torch.autograd.grad(loss.sum(), params)
+        loss, grads = loss_and_grads(self, ens, params, xtr, ytr)
         with torch.no_grad():
             for p, g, v, buf in zip(params, grads, ens.prior_vars, noise_buffers):
                 for m, gen in enumerate(gens):
                     torch.randn(buf.shape[1:], generator=gen, out=buf[m])
-                p.requires_grad_(False)
                 p.mul_(1 - eps).add_(g, alpha=-eps * v / s2).add_(buf, alpha=math.sqrt(2 * eps * v))
         check_divergence(loss.detach(), k, ref_loss, self.divergence_factor,
                          f"Langevin step_size={eps:g}: lower step_size (try {eps / 4:g}); stability needs "
@@ -143,6 +144,29 @@ class Langevin:
         return out
 
 
+def loss_and_grads(owner, ens, params, xtr, ytr):
+    """(loss per member, gradients) of ½Σ(f − y)²: the hand-written one-hidden-layer path of
+    :mod:`.fast` where it applies (cached on ``owner`` per ensemble and training set), else autograd."""
+    from .fast import TwoLayerGrad, two_layer_plan
+    key = (ens, xtr, ytr)        # the objects themselves (held), so a reused id cannot hit a stale cache
+    cache = owner.__dict__.get("_fast")
+    if cache is None or any(a is not b for a, b in zip(cache[0], key)):
+        fast = TwoLayerGrad(ens, xtr, ytr) if two_layer_plan(ens.plan) is not None else None
+        object.__setattr__(owner, "_fast", (key, fast))
+        cache = owner.__dict__["_fast"]
+    if cache[1] is not None:
+        with torch.no_grad():
+            return cache[1](params)
+    for p in params:
+        p.requires_grad_(True)
+    f = ens.forward(params, xtr)
+    loss = 0.5 * ((f - ytr) ** 2).flatten(1).sum(1)
+    grads = torch.autograd.grad(loss.sum(), params)
+    for p in params:
+        p.requires_grad_(False)
+    return loss.detach(), grads
+
+
 def check_divergence(loss, k, ref_loss, factor, advice):
     """Raise TrainingDivergedError if any member's loss is NaN/inf or exceeds factor × ref_loss."""
     finite = torch.isfinite(loss)
@@ -156,4 +180,4 @@ def check_divergence(loss, k, ref_loss, factor, advice):
                                     f"{factor:g} x its reference {ref_loss:.3g}. {advice}")
 
 
-__all__ = ["Langevin", "check_divergence"]
+__all__ = ["Langevin", "check_divergence", "loss_and_grads"]
