@@ -80,6 +80,17 @@ def default_threads(backend: str = "numpy") -> int:
         return max(1, os.cpu_count() or 1)
 
 
+def _forget_pools_in_child():
+    """A forked child inherits the pools but not their threads: start afresh there."""
+    global _POOL_LOCK
+    _POOLS.clear()
+    _POOL_LOCK = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_pools_in_child)
+
+
 def _pool(n: int) -> ThreadPoolExecutor:
     with _POOL_LOCK:
         if n not in _POOLS:
