@@ -82,3 +82,25 @@ def test_kernel_renormalization_hook_agrees_with_gp_at_large_width():
     assert abs(kr["order_parameters"]["Q"] - 1) < 1e-5
     small = call_theory(THEORIES["kr"], spec.with_params(N1=8), data)
     assert small["order_parameters"]["Q"] != pytest.approx(1, abs=1e-3)
+
+
+@pytest.mark.parametrize("act,bias", [("erf", 0.1), ("tanh", 0.0), ("relu", 0.1), ("x", 0.0)])
+def test_hand_written_gradients_match_autograd(act, bias):
+    from mftsym.validate.fast import TwoLayerGrad
+    from mftsym.validate.torch_network import member_generators
+    spec = make_spec(act, bias_var=bias)
+    spec = Spec.from_dict({**spec.to_dict()})
+    d = spec.to_dict()
+    d["network"]["layers"][-1]["bias_var"] = 0.3          # a readout bias too
+    spec = Spec.from_dict(d)
+    ens = EnsembleNetwork(network_plan(spec, 7, 3), 3)
+    params = ens.init_params(member_generators(0, 3))
+    x, y = torch.randn(5, 3, dtype=torch.float64), torch.randn(5, 1, dtype=torch.float64)
+    loss, grads = TwoLayerGrad(ens, x, y)(params)
+    ps = [p.clone().requires_grad_(True) for p in params]
+    ref_loss = 0.5 * ((ens.forward(ps, x) - y) ** 2).flatten(1).sum(1)
+    ref = torch.autograd.grad(ref_loss.sum(), ps)
+    torch.testing.assert_close(loss, ref_loss.detach())
+    assert len(grads) == len(ref)
+    for g, r in zip(grads, ref):
+        torch.testing.assert_close(g, r)

@@ -14,7 +14,7 @@ from .conftest import linear_model_spec, make_spec
 def test_langevin_linear_model_matches_gp_posterior():
     spec = linear_model_spec(noise_var=0.1)
     data = teacher_data(6, 5, 3, noise_var=0.05, seed=3)
-    tr = Langevin(step_size=3e-3, steps=10000, burn_in=1000, thin=5)
+    tr = Langevin(step_size=3e-3, steps=6000, burn_in=1000, thin=5)
     out = run_ensemble(spec, data, None, 16, tr, seed=1)
     mean, se = mean_and_se(out["mean_f"])
     th = gp_posterior(spec, data, tr)
