@@ -33,10 +33,10 @@ from ..gaussian import GaussianExpectation, SafeCorrelation
 from .backends import NAMESPACES
 from .quadrature import quadrature_function
 
-_LOCK = threading.Lock()
+CACHE_LOCK = threading.Lock()
 
 
-def _fold_constants(expr: sp.Expr) -> sp.Expr:
+def fold_constants(expr: sp.Expr) -> sp.Expr:
     """Replace irrational numeric subexpressions (sqrt(2), 1/pi, ...) by floats (numpy/torch only)."""
     def fold(e):
         if e.is_Atom:
@@ -159,7 +159,7 @@ class CompiledChain:
 
         expr = expr.replace(lambda e: isinstance(e, GaussianExpectation), node_call)
         if self.backend != "mpmath":
-            expr = _fold_constants(expr)
+            expr = fold_constants(expr)
         return expr
 
     # ------------------------------------------------------------------ evaluation
@@ -193,7 +193,7 @@ def compile_chain(derivation, backend: str = "numpy", outputs=None, quadrature_o
     """The cached :class:`CompiledChain` of ``derivation`` for ``backend``."""
     axes_key = tuple(sorted((k, tuple(sorted(v))) for k, v in (axes or {}).items()))
     key = (backend, tuple(outputs or derivation.outputs), quadrature_order, axes_key)
-    with _LOCK:
+    with CACHE_LOCK:
         cache = derivation.__dict__.setdefault("_compiled", {})
         if key not in cache:
             cache[key] = CompiledChain(derivation, backend, outputs, quadrature_order, axes)

@@ -23,7 +23,7 @@ from functools import lru_cache
 import sympy as sp
 
 from ..errors import MftsymError
-from ..spec.expressions import X
+from ..spec.expressions import X, as_expr
 from .arccos import arccos_moment, rectified_poly_moment
 from .erf_family import erf_moment
 from .node import expectation_node
@@ -167,7 +167,7 @@ def gaussian_expectation(f, g, K11, K12, K22, *, method: str = "auto", order=Non
     (closed form or :class:`~mftsym.errors.MftsymError`), "hermite" (dual-activation series to
     ``order``, default 10; Daniely et al. 2016) or "quadrature" (always the node).
     """
-    f, g, K11, K12, K22 = (sp.sympify(a) for a in (f, g, K11, K12, K22))
+    f, g, K11, K12, K22 = (as_expr(a) for a in (f, g, K11, K12, K22))
     if method not in METHODS:
         raise MftsymError(f"unknown method {method!r}; use one of {', '.join(METHODS)}")
     if method == "quadrature":

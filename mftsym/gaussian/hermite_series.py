@@ -12,14 +12,14 @@ from __future__ import annotations
 
 import sympy as sp
 
-from ..spec.expressions import X
+from ..spec.expressions import X, as_expr
 
 
 def hermite_series(f, g, K11, K12, K22, order: int):
     """Truncated series sum_{n <= order} c_n(K11) d_n(K22) K12^n / n!."""
     from .expectation import gaussian_expectation
 
-    f, g, K11, K12, K22 = (sp.sympify(a) for a in (f, g, K11, K12, K22))
+    f, g, K11, K12, K22 = (as_expr(a) for a in (f, g, K11, K12, K22))
     total = sp.S.Zero
     fn, gn = f, g
     for n in range(int(order) + 1):

@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 import sympy as sp
 
-from ..spec.expressions import X
+from ..spec.expressions import X, as_expr
 from .quadrature import (mpmath_expectation, split_quadrature_expectation,
                          split_quadrature_expectation_1d)
 
@@ -27,7 +27,7 @@ _V = sp.Symbol("v", real=True)
 def _as_lambda(f):
     if isinstance(f, sp.Lambda):
         return f
-    return sp.Lambda(X, sp.sympify(f))
+    return sp.Lambda(X, as_expr(f))
 
 
 class GaussianExpectation(sp.Function):
@@ -39,7 +39,7 @@ class GaussianExpectation(sp.Function):
         return super().__new__(cls, _as_lambda(f), _as_lambda(g), K11, K12, K22, **options)
 
     @classmethod
-    def eval(cls, fl, gl, K11, K12, K22):
+    def eval(cls, fl, gl, K11, K12, K22):  # sympy's evaluation hook, not Python eval (safe)
         f, g = fl.expr, gl.expr
         if f.is_zero or g.is_zero:
             return sp.S.Zero
@@ -134,7 +134,7 @@ class GaussianExpectation(sp.Function):
 
 def expectation_node(f, g, K11, K12, K22):
     """The unevaluated node for E[f(u) g(v)], using the 1-D form when f or g is constant."""
-    f, g = sp.sympify(f), sp.sympify(g)
+    f, g = as_expr(f), as_expr(g)
     if not g.has(X):
         return g * GaussianExpectation(f, sp.S.One, K11, sp.S.Zero, sp.S.One) if f.has(X) else f * g
     if not f.has(X):

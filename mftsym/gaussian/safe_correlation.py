@@ -19,7 +19,7 @@ class SafeCorrelation(sp.Function):
     nargs = 3
 
     @classmethod
-    def eval(cls, k12, k11, k22):
+    def eval(cls, k12, k11, k22):  # sympy's evaluation hook, not Python eval (safe)
         if k12.is_zero:
             return sp.S.Zero
         if k11 == k22 and k11.is_nonnegative is not False:   # diagonal of a kernel: rho = +-1

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import sympy as sp
 
-from ..spec.expressions import X
+from ..spec.expressions import X, as_expr
 
 SMOOTH, ERF, STEP, DELTA = "smooth", "erf", "step", "delta"
 
@@ -90,7 +90,7 @@ _REWRITES = [
 
 def canonical_form(expr):
     """Apply the rewrite rules above and expand into a sum of products."""
-    expr = sp.sympify(expr)
+    expr = as_expr(expr)
     for cls, rule in _REWRITES:
         if expr.has(cls):
             expr = expr.replace(cls, rule)

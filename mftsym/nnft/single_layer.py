@@ -94,7 +94,7 @@ def derive_single_layer(spec, method: str = "auto") -> Derivation:
 # ----------------------------------------------------------------------------- compiled evaluation
 def compiled_single_layer(derivation, backend: str = "numpy", outputs=None, order: int | None = None):
     """A cached compiled chain that also understands :class:`GaussianExpectation4` nodes."""
-    from ..compile.chain import _LOCK, CompiledChain
+    from ..compile.chain import CACHE_LOCK, CompiledChain
     from .moments4 import DEFAULT_ORDER, numeric_moment4
 
     order = order or DEFAULT_ORDER
@@ -109,7 +109,7 @@ def compiled_single_layer(derivation, backend: str = "numpy", outputs=None, orde
             return super()._prepare(expr)
 
     key = ("nnft4", backend, tuple(outputs or derivation.outputs), order)
-    with _LOCK:
+    with CACHE_LOCK:
         cache = derivation.__dict__.setdefault("_compiled", {})
         if key not in cache:
             cache[key] = _Chain(derivation, backend, outputs)

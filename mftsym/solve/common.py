@@ -8,14 +8,14 @@ import sympy as sp
 
 from ..errors import EvaluationError, SpecError
 from ..spec import Dense, Network
-from ..spec.expressions import make_symbol, parse_expression
+from ..spec.expressions import as_expr, make_symbol, parse_expression
 
 THEORIES = ("gp", "kernel_renormalization", "adaptive_kernel")
 
 
 def _value(expr, spec, where, params=None):
     values = {**spec.params, **(params or {})}
-    val = sp.sympify(expr).subs({make_symbol(k): v for k, v in values.items()})
+    val = as_expr(expr).subs({make_symbol(k): v for k, v in values.items()})
     if not val.is_number:
         missing = sorted(map(str, val.free_symbols))
         raise EvaluationError(f"{where}: no value for {', '.join(missing)}; give it in [params] "

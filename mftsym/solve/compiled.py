@@ -16,11 +16,12 @@ from sympy.printing.numpy import SciPyPrinter
 from sympy.printing.pycode import MpmathPrinter
 
 from ..compile.backends import NAMESPACES
-from ..compile.chain import _fold_constants
+from ..compile.chain import fold_constants
+from ..spec.expressions import as_expr
 from ..errors import EvaluationError
 from .derive import LAM, NOISE, Y2
 
-_LOCK = threading.Lock()
+CACHE_LOCK = threading.Lock()
 
 
 def lambdify(args, expr, backend):
@@ -30,7 +31,7 @@ def lambdify(args, expr, backend):
         printer, modules = MpmathPrinter, [ns, "mpmath"]
     else:
         printer, modules = SciPyPrinter, [ns]
-        fold = lambda e: [fold(a) for a in e] if isinstance(e, (list, tuple)) else _fold_constants(sp.sympify(e))  # noqa
+        fold = lambda e: [fold(a) for a in e] if isinstance(e, (list, tuple)) else fold_constants(as_expr(e))  # noqa
         expr = fold(expr)
     return sp.lambdify(args, expr, modules=modules,
                        printer=printer({"fully_qualified_modules": False, "inline": True,
@@ -135,7 +136,7 @@ class CompiledAction:
 
 def compiled_action(theory, backend: str = "numpy") -> CompiledAction:
     """The cached :class:`CompiledAction` of ``theory`` for ``backend``."""
-    with _LOCK:
+    with CACHE_LOCK:
         cache = theory.__dict__.setdefault("_compiled", {})
         if backend not in cache:
             cache[backend] = CompiledAction(theory, backend)

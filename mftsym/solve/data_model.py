@@ -30,7 +30,7 @@ from ..derive.derivation import Definition, Derivation
 from ..errors import ConvergenceError, EvaluationError, SpecError
 from ..gaussian import gaussian_expectation
 from ..spec import X
-from ..spec.expressions import make_symbol, parse_expression
+from ..spec.expressions import as_expr, make_symbol, parse_expression
 from .adaptive import two_layer
 from .common import _value, noise_expression, readout_variance_expr
 from .solution import Saddle, Solution
@@ -162,7 +162,7 @@ class _Numeric:
         if self.vals["noise"] <= 0:
             raise SpecError("noise_var must be positive", "posterior.noise_var")
         self.theory = theory
-        self.c = np.array([float(sp.sympify(c).subs(subs)) for c in theory.coefficients])
+        self.c = np.array([float(as_expr(c).subs(subs)) for c in theory.coefficients])
         fns = _compiled(theory)
         self._pnames = fns["params"]
         missing = [p for p in self._pnames if p not in values and p != "d"]

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import sympy as sp
 
 from ..errors import SpecError
-from .expressions import FUNCTIONS, X, parse_expression
+from .expressions import FUNCTIONS, X, as_expr, parse_expression
 
 
 def _gaussian(a=1):
@@ -87,7 +87,7 @@ def resolve_activation(fn, where: str | None = None) -> ActivationFunction:
             expr = BUILTIN[name](*args)
         except TypeError:
             raise SpecError(f"activation {name!r} takes different parameters than {args}", where) from None
-        return ActivationFunction(text, sp.sympify(expr))
+        return ActivationFunction(text, as_expr(expr))
     if "(" not in text and "x" not in text.replace("exp", "") and text.isidentifier():
         known = sorted(BUILTIN)
         raise SpecError(

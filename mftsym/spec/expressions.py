@@ -10,6 +10,7 @@ lambdas, comprehensions, keyword arguments, dunder names -- raises :class:`Expre
 from __future__ import annotations
 
 import ast
+import numbers
 from typing import Callable, Mapping
 
 import sympy as sp
@@ -91,6 +92,26 @@ def make_symbol(name: str) -> sp.Symbol:
     if name.startswith(_POSITIVE_PREFIXES):
         return sp.Symbol(name, positive=True)
     return sp.Symbol(name, **_SYMBOL_ASSUMPTIONS)
+
+
+def as_expr(value, where: str | None = None) -> sp.Basic:
+    """A SymPy object from a SymPy object or a number; a string goes through :func:`parse_expression`.
+
+    Use this instead of ``sympify``, which would evaluate a string as Python.
+    """
+    if isinstance(value, sp.Basic):
+        return value
+    if isinstance(value, str):
+        return parse_expression(value, where)
+    if isinstance(value, bool):
+        return sp.true if value else sp.false
+    if isinstance(value, numbers.Integral):
+        return sp.Integer(int(value))
+    if isinstance(value, numbers.Real):
+        return sp.Float(float(value))
+    if isinstance(value, numbers.Complex):
+        return sp.Float(value.real) + sp.I * sp.Float(value.imag)
+    raise ExpressionError(f"cannot make an expression from {type(value).__name__} {value!r}", where)
 
 
 def parse_expression(text, where: str | None = None, allowed_symbols=None,

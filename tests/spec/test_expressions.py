@@ -49,3 +49,14 @@ def test_never_raises_anything_but_expression_error(text):
         parse_expression(text)
     except ExpressionError:
         pass
+
+
+def test_as_expr_never_evaluates_strings():
+    from mftsym.spec.expressions import as_expr
+    assert as_expr(2) == sp.Integer(2) and as_expr(0.5) == sp.Float(0.5)
+    assert as_expr(X**2) == X**2
+    assert as_expr("x**2") == X**2
+    with pytest.raises(ExpressionError):
+        as_expr("__import__('os').getcwd()")
+    with pytest.raises(ExpressionError):
+        as_expr(object())
