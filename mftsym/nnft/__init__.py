@@ -11,7 +11,8 @@ Public API::
     nnft_action(spec, X) -> NNFTAction                              # A, lambda to O(1/N)
     derive_action(spec, P) -> Derivation
     criticality(spec, ...) -> CriticalityResult
-    predict(spec, x_train, y_train, x_test, noise_var) -> dict      # 1/N-corrected posterior mean
+    predict(spec, x_train, y_train, x_test, noise_var) -> dict      # 1/N-corrected posterior mean, var
+    mc_susceptibilities / mc_critical_weight_var / mc_critical_point  # criticality on MC deep networks
     derive_finite_width(spec) -> list[Derivation]
     sample_outputs / sample_readout_covariance / fourth_cumulant_from_covariance   # Monte Carlo
 """
@@ -28,6 +29,8 @@ _EXPORTS = {
     "nnft_action": ".action", "derive_action": ".action", "NNFTAction": ".action",
     "criticality": ".critical", "CriticalityResult": ".critical", "susceptibilities": ".critical",
     "predict": ".posterior",
+    "mc_susceptibilities": ".critical_mc", "mc_critical_weight_var": ".critical_mc",
+    "mc_critical_point": ".critical_mc",
     "derive_finite_width": ".derive",
     "sample_outputs": ".sampler", "sample_readout_covariance": ".sampler",
     "fourth_cumulant_from_covariance": ".sampler", "fourth_cumulant_from_outputs": ".sampler",
