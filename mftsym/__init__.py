@@ -17,26 +17,32 @@ __version__ = "0.1.0"
 
 
 @lru_cache(maxsize=64)
-def _derive_kernels_cached(network, ntk, method):
+def _derive_kernels_cached(network, ntk, method, order):
     from .derive.kernels import derive_kernels as _derive
-    return _derive(network, ntk=ntk, method=method)
+    return _derive(network, ntk=ntk, method=method, order=order)
 
 
-def derive_kernels(spec, ntk: bool = True, method: str = "auto"):
-    """The NNGP/NTK recursion of a spec (Spec, Network, TOML path) as a Derivation (cached)."""
-    return _derive_kernels_cached(load_spec(spec).network, ntk, method)
+def derive_kernels(spec, ntk: bool = True, method: str = "auto", order: int | None = None):
+    """The NNGP/NTK recursion of a spec (Spec, Network, TOML path) as a Derivation (cached).
+
+    ``method``: "auto" (closed forms, quadrature nodes otherwise), "hermite" (dual-activation
+    series to ``order``, default 10) or "quadrature".
+    """
+    return _derive_kernels_cached(load_spec(spec).network, ntk, method, order)
 
 
 def kernel(spec, x, x2=None, kind: str = "nngp", params=None, backend: str = "numpy",
-           device=None, dtype=None, method: str = "auto"):
+           device=None, dtype=None, method: str = "auto", order: int | None = None):
     """The infinite-width ``kind`` ("nngp"/"ntk") kernel at the network output between rows of x and x2.
 
+    ``kind`` may be a tuple, e.g. ("nngp", "ntk"), to get both from one pass (returns a tuple).
     ``params`` override the spec's [params]; ``backend`` is "numpy", "torch" (float64 default,
-    differentiable, CPU or CUDA via ``device``) or "mpmath" (arbitrary precision, slow).
+    differentiable, CPU or CUDA via ``device``) or "mpmath" (arbitrary precision, slow);
+    ``method``/``order`` choose how Gaussian expectations are taken (see :func:`derive_kernels`).
     """
     from .compile.kernel_fn import evaluate_kernel
     spec = load_spec(spec)
-    derivation = derive_kernels(spec, ntk=True, method=method)
+    derivation = derive_kernels(spec, ntk=True, method=method, order=order)
     values = {**spec.params, **(params or {})}
     return evaluate_kernel(derivation, spec.network, x, x2, kind=kind, params=values,
                            backend=backend, device=device, dtype=dtype)

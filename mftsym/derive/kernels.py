@@ -69,17 +69,17 @@ def almost_everywhere_derivative(phi: sp.Expr) -> sp.Expr:
 
 
 @lru_cache(maxsize=256)
-def _expectations(phi: sp.Expr, K11, K12, K22, method: str):
+def _expectations(phi: sp.Expr, K11, K12, K22, method: str, order=None):
     """E[phi phi], E[phi' phi'] at (x,x'), and E[phi^2] at (x,x), (x',x')."""
     dphi = almost_everywhere_derivative(phi)
-    off = gaussian_expectation(phi, phi, K11, K12, K22, method=method)
-    doff = gaussian_expectation(dphi, dphi, K11, K12, K22, method=method)
-    d11 = gaussian_expectation(phi, phi, K11, K11, K11, method=method)
-    d22 = gaussian_expectation(phi, phi, K22, K22, K22, method=method)
+    off = gaussian_expectation(phi, phi, K11, K12, K22, method=method, order=order)
+    doff = gaussian_expectation(dphi, dphi, K11, K12, K22, method=method, order=order)
+    d11 = gaussian_expectation(phi, phi, K11, K11, K11, method=method, order=order)
+    d22 = gaussian_expectation(phi, phi, K22, K22, K22, method=method, order=order)
     return off, doff, d11, d22
 
 
-def derive_kernels(network, ntk: bool = True, method: str = "auto") -> Derivation:
+def derive_kernels(network, ntk: bool = True, method: str = "auto", order: int | None = None) -> Derivation:
     """The NNGP (and NTK) recursion of ``network`` as a :class:`Derivation`.
 
     ``method`` is passed to :func:`mftsym.gaussian.gaussian_expectation`: ``"auto"`` (closed
@@ -133,7 +133,7 @@ def derive_kernels(network, ntk: bool = True, method: str = "auto") -> Derivatio
             if post_is_input or pre is None:
                 raise ValueError("an activation must follow a dense layer")
             phi = stage.expr
-            off, doff, d11, d22 = _expectations(phi, pre["11"], pre["12"], pre["22"], method)
+            off, doff, d11, d22 = _expectations(phi, pre["11"], pre["12"], pre["22"], method, order)
             new = {}
             for p, expr in (("11", d11), ("12", off), ("22", d22)):
                 sym = _sym("C", layer, p)

@@ -156,3 +156,13 @@ def test_latex_document_compiles(tmp_path):
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stdout[-2000:]
     assert (tmp_path / "k.pdf").exists()
+
+
+def test_hermite_series_kernel_converges_to_closed_form():
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(4, 3)) * 0.5
+    spec = deep_spec("erf", 1)
+    closed = mf.kernel(spec, x)
+    series = mf.kernel(spec, x, method="hermite", order=24)
+    np.testing.assert_allclose(series, closed, rtol=1e-4)
+    assert not np.allclose(series, closed, rtol=1e-14)  # it really is a truncated series
