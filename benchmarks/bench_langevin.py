@@ -3,7 +3,8 @@
     python benchmarks/bench_langevin.py [--steps 20] [--json out.json]
 
 For P = 500, d = 50, N in {64, 1024}, float32 and float64: steps/s of the vectorised ensemble
-(mftsym.validate.Langevin on an EnsembleNetwork) against a straightforward per-network loop
+(mftsym.validate.Langevin on an EnsembleNetwork: the hand-written one-hidden-layer forward/backward
+of mftsym.validate.fast, in-place update, one generator per member) against a straightforward per-network loop
 (16 torch.nn.Modules, autograd, one after another) measured in the same run; and the achieved
 FLOP rate (the matmul FLOPs of a step) against a plain matmul of the same shapes (X @ W for all
 members at once) and a square 1024^3 matmul, both measured in the same run (the roofline).
@@ -59,8 +60,6 @@ def bench(N, dtype, steps):
         tr.step(ens, params, gens, x, y, k[0], 1e30, bufs)
         k[0] += 1
 
-    t_ens = timeit(ens_step, steps)
-
     nets = [SpecNetwork(plan, seed=m, dtype=dtype) for m in range(M)]
     eps = 1e-5
 
@@ -73,15 +72,25 @@ def bench(N, dtype, steps):
                 for p, v in zip(net.weights, net.prior_vars):
                     p.mul_(1 - eps).add_(p.grad, alpha=-eps * v).add_(torch.randn_like(p), alpha=(2 * eps * v) ** 0.5)
 
-    t_loop = timeit(loop_step, max(2, steps // 2))
-
     W = torch.randn(D, M * N, dtype=dtype)
-    t_mm = timeit(lambda: x @ W, steps * 5)
     A = torch.randn(1024, 1024, dtype=dtype)
-    t_sq = timeit(lambda: A @ A, 10)
+    # interleaved rounds: the machine is shared, so each round times every candidate back to back
+    # and the medians over rounds are reported (a load spike hits one round, not one candidate)
+    rounds = max(3, steps // 2)
+    n_ens = max(2, steps // 2)
+    t_ens, t_loop, t_mm, t_sq = [], [], [], []
+    ens_step(), loop_step(), x @ W, A @ A
+    for _ in range(rounds):
+        t_ens.append(timeit(ens_step, n_ens, warm=0))
+        t_loop.append(timeit(loop_step, 1, warm=0))
+        t_mm.append(timeit(lambda: x @ W, 5, warm=0))
+        t_sq.append(timeit(lambda: A @ A, 2, warm=0))
+    ratios = sorted(l / e for l, e in zip(t_loop, t_ens))
+    t_ens, t_loop, t_mm, t_sq = (sorted(v)[len(v) // 2] for v in (t_ens, t_loop, t_mm, t_sq))
     fl = step_flops(N)
     return {"N": N, "dtype": str(dtype).replace("torch.", ""), "ensemble_steps_per_s": 1 / t_ens,
-            "loop_steps_per_s": 1 / t_loop, "speedup_vs_loop": t_loop / t_ens,
+            "loop_steps_per_s": 1 / t_loop, "speedup_vs_loop": ratios[len(ratios) // 2],
+            "speedup_range": [ratios[0], ratios[-1]], "rounds": rounds,
             "ensemble_gflops": fl / t_ens / 1e9, "same_shape_matmul_gflops": 2 * P * D * M * N / t_mm / 1e9,
             "square_matmul_gflops": 2 * 1024 ** 3 / t_sq / 1e9,
             "fraction_of_same_shape_matmul": (fl / t_ens) / (2 * P * D * M * N / t_mm),
@@ -90,10 +99,13 @@ def bench(N, dtype, steps):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--steps", type=int, default=20)
+    ap.add_argument("--steps", type=int, default=12, help="sets the rounds (steps/2) and steps per round")
     ap.add_argument("--json")
     ap.add_argument("--sizes", default="64,1024")
+    ap.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
     args = ap.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     info = {"torch": torch.__version__, "threads": torch.get_num_threads(), "machine": platform.processor() or
             platform.machine(), "cpus": os.cpu_count(), "load_avg": os.getloadavg()}
     print(info)
@@ -103,7 +115,8 @@ def main():
             r = bench(N, dtype, args.steps)
             rows.append(r)
             print(f"N={N:5d} {r['dtype']:8s} ensemble {r['ensemble_steps_per_s']:8.1f} steps/s  loop "
-                  f"{r['loop_steps_per_s']:8.1f} steps/s  speedup {r['speedup_vs_loop']:5.2f}x  "
+                  f"{r['loop_steps_per_s']:8.1f} steps/s  speedup {r['speedup_vs_loop']:5.2f}x "
+                  f"[{r['speedup_range'][0]:.2f}-{r['speedup_range'][1]:.2f}]  "
                   f"{r['ensemble_gflops']:6.2f} GFLOP/s = {r['fraction_of_same_shape_matmul']:.2f} of same-shape "
                   f"matmul ({r['same_shape_matmul_gflops']:.1f}), {r['fraction_of_square_matmul']:.2f} of square "
                   f"matmul ({r['square_matmul_gflops']:.1f})")

@@ -55,7 +55,7 @@ def study3(steps=14000, members=32, widths=(32, 64, 128, 256, 512)):
     """
     from concurrent.futures import ProcessPoolExecutor
     folder = "study3_one_over_n"
-    tr = Langevin(step_size=1e-2, steps=steps, burn_in=1000, thin=5)
+    tr = Langevin(step_size=1e-2, steps=steps, burn_in=1000, thin=5, integrator="ou")
     with ProcessPoolExecutor(2) as ex:
         rep = validate(spec_of(folder), study3_data(), list(widths), members, HERE / folder, trainer=tr,
                        theory=("gp", "kr", "linear_exact"), chunks=1, executor=ex, progress=False, threads=1)

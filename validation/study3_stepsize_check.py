@@ -1,5 +1,6 @@
-"""Study 3 step-size check: rerun the largest width at half the Langevin step (twice the steps) and
-compare the signed shift s and the variance offset against the exact finite-N reference.
+"""Study 3 step-size check: rerun the largest width with Euler at ε and ε/2 (twice the steps) and with
+the OU integrator at ε, and compare the signed shift s and the variance offset against the exact
+finite-N reference.
 
     python validation/study3_stepsize_check.py [N]
 """
@@ -25,15 +26,16 @@ def main(N=512, members=32):
     u = np.ravel(kr["mean"] - gp["mean"])
     u /= np.linalg.norm(u)
     out = {}
-    for eps, steps, burn in ((1e-2, 14000, 1000), (5e-3, 28000, 2000)):
-        tr = Langevin(step_size=eps, steps=steps, burn_in=burn, thin=10)
+    for eps, steps, burn, integ in ((1e-2, 14000, 1000, "euler"), (5e-3, 28000, 2000, "euler"),
+                                    (1e-2, 14000, 1000, "ou")):
+        tr = Langevin(step_size=eps, steps=steps, burn_in=burn, thin=10, integrator=integ)
         res = run_ensemble(spec, data, N, members, tr, seed=11, threads=1)
         proj = (res["rb_mean_f"][..., 0] - np.ravel(gp["mean"])) @ u
         var = res["rb_mean_f2"].mean(0) - res["rb_mean_f"].mean(0) ** 2
-        out[str(eps)] = {"s": float(proj.mean()), "se": float(proj.std(ddof=1) / np.sqrt(members)),
+        out[f"{integ} {eps}"] = {"s": float(proj.mean()), "se": float(proj.std(ddof=1) / np.sqrt(members)),
                          "s_exact": float(u @ np.ravel(ex["mean"] - gp["mean"])),
                          "mean_var_offset_vs_exact": float(np.mean(var.ravel() - np.ravel(ex["var"])))}
-        print(eps, out[str(eps)], flush=True)
+        print(integ, eps, out[f"{integ} {eps}"], flush=True)
     atomic_write_json(HERE / "study3_one_over_n" / f"stepsize_check_N{N}.json", out)
 
 

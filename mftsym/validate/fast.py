@@ -7,7 +7,9 @@ elementwise work, which autograd spreads over many temporaries:
     dz = m₂ φ'(z) ⊙ (r aᵀ),   ∂W = m₁ xᵀ dz,   ∂b = m_b Σ_μ dz.
 
 Here every (members, P, N) array lives in a preallocated workspace and is updated in place
-(``baddbmm`` fuses bias, scale and matmul; ``φ'`` overwrites z), so a step allocates almost nothing.
+(``baddbmm`` fuses bias, scale and matmul; ``φ'`` overwrites z), and the factors r_μ and a_i of
+dz are folded into the small (P, d) and (d, N) matrices of the weight-gradient matmul, so the
+(members, P, N) work is: one matmul write, φ, φ' (erf: square, negate, exp) and two matmul reads.
 Used by :class:`~mftsym.validate.Langevin` and :class:`~mftsym.validate.GradientDescent` when the
 network has exactly one hidden dense layer with a supported activation (else autograd).
 """
@@ -72,12 +74,13 @@ class TwoLayerGrad:
         M, P, N = ens.members, x.shape[0], self.hidden.width
         dt, dev = ens.dtype, ens.device
         self.x = x.to(dt).expand(M, *x.shape)               # (M, P, d) view, no copy
-        self.xT = x.to(dt).T.expand(M, x.shape[1], P)        # (M, d, P) view
         self.y = y.to(dt).expand(M, *y.shape)
         self.z = torch.empty(M, P, N, dtype=dt, device=dev)
         self.phi = torch.empty(M, P, N, dtype=dt, device=dev)
         self.f = torch.empty(M, P, 1, dtype=dt, device=dev)
-        self.ra = torch.empty(M, P, N, dtype=dt, device=dev)
+        self.erf = act == "erf"
+        self.d = x.shape[1]
+        self.xr = torch.empty(M, P, self.d + (1 if self.hidden.has_bias else 0), dtype=dt, device=dev)
         self.zero_b = torch.zeros(M, 1, N, dtype=dt, device=dev)
         self.n_hidden = 2 if self.hidden.has_bias else 1
 
@@ -101,13 +104,24 @@ class TwoLayerGrad:
         r = self.f.sub_(self.y)                                               # residual, in place
         loss = 0.5 * r.square().flatten(1).sum(1)
         ga = torch.bmm(self.phi.transpose(1, 2), r).mul_(ro.w_mult)           # (M, N, 1)
-        dz = self.act_prime_(self.z)                                          # φ'(z), in place
-        torch.mul(r, a.transpose(1, 2), out=self.ra)                          # r aᵀ (M, P, N)
-        dz.mul_(self.ra).mul_(ro.w_mult)
-        gW = torch.bmm(self.xT, dz).mul_(h.w_mult)                            # (M, d, N)
-        grads = [gW]
+        a_row = a.transpose(1, 2) * ro.w_mult                                 # (M, 1, N), small
+        if self.erf:
+            # φ' = (2/√π) e^{−z²}: two in-place passes (e^{−z²} = exp(−z²) on the squared buffer)
+            dphi = torch.exp(self.z.square_().neg_(), out=self.z)
+            a_row.mul_(_SQRT_PI)
+        else:
+            dphi = self.act_prime_(self.z)
+        # dz_{μi} = r_μ φ'_{μi} a_i: fold r into the (P, d) inputs and a into the (d, N) result, so no
+        # broadcast pass over (M, P, N) is needed:  ∂W = m₁ ((x ⊙ r)ᵀ φ') ⊙ a,  ∂b = m_b (rᵀ φ') ⊙ a
+        if h.has_bias:
+            torch.mul(self.x, r, out=self.xr[..., :-1])
+            self.xr[..., -1:].copy_(r)
+        else:
+            torch.mul(self.x, r, out=self.xr)
+        g = torch.bmm(self.xr.transpose(1, 2), dphi).mul_(a_row)              # (M, d[+1], N)
+        grads = [g[:, :self.d].mul_(h.w_mult)]
         if b is not None:
-            grads.append(dz.sum(1).mul_(h.b_mult))
+            grads.append(g[:, self.d].mul_(h.b_mult))
         grads.append(ga)
         if c is not None:
             grads.append(r.sum(1).mul_(ro.b_mult))

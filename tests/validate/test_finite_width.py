@@ -104,3 +104,28 @@ def test_hand_written_gradients_match_autograd(act, bias):
     assert len(grads) == len(ref)
     for g, r in zip(grads, ref):
         torch.testing.assert_close(g, r)
+
+
+def test_ou_integrator_samples_the_prior_exactly():
+    # no data constraint (huge noise): Euler inflates the prior variance by 1/(1 - eps/2), OU does not
+    spec = linear_net_spec(noise_var=1e8)
+    data = teacher_data(2, 2, 3, seed=0)
+    eps = 0.2
+    out = {}
+    for integ in ("euler", "ou"):
+        tr = Langevin(step_size=eps, steps=3000, burn_in=100, thin=1, integrator=integ, rao_blackwell=False)
+        ens = EnsembleNetwork(network_plan(spec, 50, 3), 4)
+        from mftsym.validate.torch_network import member_generators
+        gens = member_generators(0, 4)
+        params = ens.init_params(gens)
+        object.__setattr__(tr, "_s2", 1e8)
+        bufs = [torch.empty_like(p) for p in params]
+        x, y = torch.as_tensor(data.x_train), torch.as_tensor(data.y_train)
+        acc = []
+        for k in range(tr.steps):
+            tr.step(ens, params, gens, x, y, k, 1e30, bufs)
+            if k >= tr.burn_in:
+                acc.append(float((params[0] ** 2).mean()))
+        out[integ] = np.mean(acc)
+    assert abs(out["ou"] - 1) < 0.02
+    assert abs(out["euler"] - 1 / (1 - eps / 2)) < 0.03
