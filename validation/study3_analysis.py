@@ -56,6 +56,7 @@ def analyse(folder, rep):
     # plot
     import io
     import matplotlib
+    import matplotlib.ticker
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     fig, axs = plt.subplots(1, 2, figsize=(9, 3.8))
@@ -76,6 +77,10 @@ def analyse(folder, rep):
     ax.plot(Ns, [r["N"] * r["s_kr"] for r in rows], "^:", label="kernel renormalization")
     ax.set_xscale("log"), ax.set_xlabel("width N"), ax.set_ylabel("N · s (→ the 1/N coefficient)")
     ax.legend(fontsize=7)
+    for ax in axs:
+        ax.set_xticks(Ns)
+        ax.set_xticklabels([str(int(n)) for n in Ns])
+        ax.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=80, bbox_inches="tight")
     atomic_write_bytes(folder / "signed_shift.png", buf.getvalue())
