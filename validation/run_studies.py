@@ -44,7 +44,7 @@ def study3_data():
     return type(data)(data.x_train, 1.5 * data.y_train, data.x_test, 1.5 * data.y_test, data.meta)
 
 
-def study3(steps=14000, members=32, widths=(32, 64, 128, 256, 512)):
+def study3(steps=14000, members=64, widths=(32, 64, 128, 256, 512)):
     """GP-vs-finite-width posterior discrepancy shrinks as 1/N (one-hidden-layer linear network).
 
     Asymptotic design: P = d = 8, targets ×1.5 (r = yᵀK⁻¹y/P = 2.25), σ² = 0.5, so that the
@@ -58,7 +58,7 @@ def study3(steps=14000, members=32, widths=(32, 64, 128, 256, 512)):
     tr = Langevin(step_size=1e-2, steps=steps, burn_in=1000, thin=5, integrator="ou")
     with ProcessPoolExecutor(2) as ex:
         rep = validate(spec_of(folder), study3_data(), list(widths), members, HERE / folder, trainer=tr,
-                       theory=("gp", "kr", "linear_exact"), chunks=1, executor=ex, progress=False, threads=1)
+                       theory=("gp", "kr", "linear_exact"), chunks=max(1, members // 32), executor=ex, progress=False, threads=1)
     from study3_analysis import analyse
     analyse(HERE / folder, rep)
     return rep

@@ -23,7 +23,11 @@ def analyse(folder, rep):
     rows = []
     for s in rep["widths"]:
         N = s["width"]
-        res = _load_job(folder / "runs" / f"N{N}_m00000.npz")
+        from mftsym.validate.sweep import merge_chunks
+        chunks = sorted((folder / "runs").glob(f"N{N}_m*.npz"))
+        res = merge_chunks([{**_load_job(c), "member_offset": int(c.stem.split("_m")[1])} for c in chunks])
+        if res["members"] != s["members"]:
+            raise RuntimeError(f"N={N}: runs/ holds {res['members']} members, the report {s['members']}")
         th = s["observables"]["mean_rb"]["theory"]
         gp, kr, ex = (np.ravel(th[k]) for k in ("gp", "kr", "linear_exact"))
         u = (kr - gp) / np.linalg.norm(kr - gp)
