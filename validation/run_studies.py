@@ -74,7 +74,7 @@ def study4(steps=8000, members=16, widths=(12, 24, 48)):
     reps = {}
     with ProcessPoolExecutor(2) as ex:
         for kind, eps in (("linear", 5e-3), ("erf", 1e-2)):
-            tr = Langevin(step_size=eps, steps=steps, burn_in=1500, thin=5)
+            tr = Langevin(step_size=eps, steps=steps, burn_in=1500, thin=5, integrator="ou")
             reps[kind] = validate(Spec.from_toml(folder / f"spec_{kind}.toml"), data, list(widths), members,
                                   folder / kind, trainer=tr, theory=("gp", "kr"), executor=ex, progress=False,
                                   threads=1)
