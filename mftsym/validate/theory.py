@@ -15,9 +15,8 @@ Built in:
   (Lee et al. 2019): μ_t = Θ_{*X} Θ⁻¹ (I − (I − ηΘ)^t) y (the discrete-time form of e^{−ηΘt}),
   Σ_t from the same reference.
 
-Kernels come from :func:`mftsym.kernel` (derived from the spec); where that is unavailable for
-a spec, a small numeric reference recursion here (closed forms for identity/erf/relu, Gauss-Hermite
-quadrature otherwise) is used and the report says so.
+Kernels come from :func:`mftsym.kernel` (derived from the spec), the library's one kernel
+implementation; a spec it cannot evaluate is an error, raised before anything is trained or written.
 """
 
 from __future__ import annotations
@@ -26,10 +25,9 @@ import inspect
 import math
 
 import numpy as np
-import sympy as sp
 
 from ..errors import EvaluationError, SpecError
-from ..spec.expressions import X, make_symbol, parse_expression
+from ..spec.expressions import make_symbol, parse_expression
 
 THEORIES: dict = {}
 
@@ -70,121 +68,14 @@ def noise_var(spec, override=None) -> float:
 
 
 def kernel_matrix(spec, x, x2=None, kind: str = "nngp", values=None):
-    """(kernel, source): the infinite-width kernel between rows of x and x2 with parameter
-    ``values``; ``source`` is "mftsym.kernel" or "reference" (this module's recursion)."""
-    values = dict(values or spec.params)
-    try:
-        import mftsym
-        k = mftsym.kernel(spec, x, x2, kind=kind, params=values)
-        return np.asarray(k, dtype=float), "mftsym.kernel"
-    except (ImportError, NotImplementedError, AttributeError, KeyError):
-        pass
-    except Exception as exc:  # noqa: BLE001 -- a genuine kernel error should surface
-        if exc.__class__.__name__ not in ("EvaluationError",):
-            raise
-    return reference_kernel(spec, x, x2, kind, values), "reference"
-
-
-def _expectations(expr, k11, k12, k22, order=48):
-    """E[φ(u)φ(v)] for (u, v) ~ N(0, [[k11, k12], [k12, k22]]), elementwise."""
-    if expr == X:
-        return k12
-    if expr == sp.erf(X):
-        return (2 / np.pi) * np.arcsin(np.clip(2 * k12 / np.sqrt((1 + 2 * k11) * (1 + 2 * k22)), -1, 1))
-    if expr == sp.Max(0, X):
-        n = np.sqrt(np.maximum(k11 * k22, 1e-300))
-        th = np.arccos(np.clip(k12 / n, -1, 1))
-        return n * (np.sin(th) + (np.pi - th) * np.cos(th)) / (2 * np.pi)
-    return _gh(sp.lambdify(X, expr, "numpy"), k11, k12, k22, order)
-
-
-def _deriv_expectations(expr, k11, k12, k22, order=48):
-    """E[φ'(u)φ'(v)]."""
-    if expr == X:
-        return np.ones_like(k12)
-    if expr == sp.erf(X):
-        return (4 / np.pi) / np.sqrt((1 + 2 * k11) * (1 + 2 * k22) - 4 * k12 ** 2)
-    if expr == sp.Max(0, X):
-        n = np.sqrt(np.maximum(k11 * k22, 1e-300))
-        th = np.arccos(np.clip(k12 / n, -1, 1))
-        return (np.pi - th) / (2 * np.pi)
-    d = sp.diff(expr, X)
-    d = d.replace(sp.DiracDelta, lambda *a: sp.Integer(0))
-    return _gh(sp.lambdify(X, d, "numpy"), k11, k12, k22, order)
-
-
-def _gh(f, k11, k12, k22, order):
-    z, w = np.polynomial.hermite_e.hermegauss(order)
-    w = w / np.sqrt(2 * np.pi)
-    k11, k12, k22 = np.broadcast_arrays(k11, k12, k22)
-    s1 = np.sqrt(np.maximum(k11, 1e-300))
-    a = k12 / s1
-    b = np.sqrt(np.maximum(k22 - a * a, 0))
-    fu = np.broadcast_to(f(s1[..., None] * z), s1.shape + z.shape)
-    v = a[..., None, None] * z[:, None] + b[..., None, None] * z[None, :]
-    gv = np.broadcast_to(f(v), v.shape)
-    return np.einsum("...i,...ij,i,j->...", fu, gv, w, w)
-
-
-def reference_kernel(spec, x, x2=None, kind="nngp", values=None):
-    """Numeric NNGP/NTK recursion (THEORY.md section 1) in the spec's parametrization.
-
-    NTK conventions: ntk and mean_field parametrizations Θ^{l+1} = K^{l+1} + C_W E[φ'φ'] Θ^l with
-    C_W = weight_var (mean_field readout: weight_var/fan_in); standard parametrization the
-    gradient with respect to W ~ N(0, weight_var/fan_in) directly:
-    Θ^{l+1} = fan_in E[φφ] + [bias] 1 + weight_var E[φ'φ'] Θ^l (neural-tangents' convention).
-    """
-    from .torch_network import spec_values
-    x = np.atleast_2d(np.asarray(x, float))
-    x2 = x if x2 is None else np.atleast_2d(np.asarray(x2, float))
-    net = spec.network
-    vals = spec_values(spec, None, x.shape[1], values)
-    subs = {make_symbol(k): v for k, v in vals.items()}
-
-    def num(e):
-        v = sp.sympify(e).subs(subs)
-        if not v.is_number:
-            raise SpecError(f"no value for {sorted(map(str, v.free_symbols))}")
-        return float(v)
-
-    k11 = np.einsum("ij,ij->i", x, x)[:, None]
-    k22 = np.einsum("ij,ij->i", x2, x2)[None, :]
-    k12 = x @ x2.T
-    d = x.shape[1]
-    # "previous layer" E[φφ] (per unit) and the kernels of the current pre-activation
-    e11, e12, e22, fan = k11 / d, k12 / d, k22 / d, d
-    theta = None
-    pending_act = None
-    dense = net.dense_layers
-    p = net.parametrization
-    for layer in net.layers:
-        if not hasattr(layer, "weight_var"):
-            if pending_act is not None:
-                raise SpecError("the reference kernel needs a dense layer between two activations")
-            pending_act = layer.fn.expr
-            continue
-        wv, bv = num(layer.weight_var), num(layer.bias_var)
-        cw = wv / fan if (p == "mean_field" and layer is dense[-1]) else wv
-        if pending_act is not None:
-            e12 = _expectations(pending_act, K11, K12, K22)
-            dphi12 = _deriv_expectations(pending_act, K11, K12, K22)
-            e11 = _expectations(pending_act, K11, K11, K11)
-            e22 = _expectations(pending_act, K22, K22, K22)
-        else:
-            dphi12 = np.ones_like(e12)
-        K11, K12, K22 = cw * e11 + bv, cw * e12 + bv, cw * e22 + bv
-        if p == "standard":
-            new = fan * e12 + (1.0 if bv else 0.0)
-        else:
-            new = K12
-        theta = new if theta is None else new + (wv if p == "standard" else cw) * dphi12 * theta
-        pending_act, fan = None, num(layer.width)
-    if pending_act is not None:
-        raise SpecError("the reference kernel needs the network to end with a dense layer")
-    out = K12 if kind == "nngp" else theta
-    if kind not in ("nngp", "ntk"):
-        raise EvaluationError(f"unknown kernel kind {kind!r}; use 'nngp' or 'ntk'")
-    return np.broadcast_to(out, (x.shape[0], x2.shape[0])).copy()
+    """(kernel, source): the infinite-width ``kind`` ("nngp"/"ntk") kernel between rows of x and
+    x2 with parameter ``values``, from :func:`mftsym.kernel` -- the library's one kernel
+    implementation, derived from the spec.  ``source`` ("mftsym.kernel") is recorded in the report.
+    A spec it cannot evaluate (a parameter without a value, an unknown kernel kind, ...) raises
+    its error (:class:`~mftsym.errors.SpecError` / :class:`~mftsym.errors.EvaluationError`) unchanged."""
+    import mftsym
+    k = mftsym.kernel(spec, x, x2, kind=kind, params=dict(values or spec.params))
+    return np.asarray(k, dtype=float), "mftsym.kernel"
 
 
 # --------------------------------------------------------------------------- predictions
@@ -335,5 +226,5 @@ register_theory("kernel_renormalization", kernel_renormalization)
 register_theory("linear_exact", linear_network_posterior)
 register_theory("ntk", ntk_predictor)
 
-__all__ = ["THEORIES", "gp_posterior", "kernel_matrix", "kernel_renormalization", "linear_network_posterior", "noise_var", "ntk_predictor", "reference_kernel",
+__all__ = ["THEORIES", "gp_posterior", "kernel_matrix", "kernel_renormalization", "linear_network_posterior", "noise_var", "ntk_predictor",
            "register_theory"]

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from mftsym.validate.theory import kernel_matrix, reference_kernel
+from mftsym.validate.theory import kernel_matrix
 from mftsym.validate.torch_network import EnsembleNetwork, build_module, member_generators, network_plan
 from tests.tolerances import MC_SIGMAS
 
@@ -30,16 +30,24 @@ def test_init_covariance_matches_nngp(act, depth, width, param):
     assert np.max(np.abs(z)) < MC_SIGMAS, (z, emp, K)
 
 
-def test_reference_kernel_agrees_with_mftsym_kernel():
-    import mftsym
-    spec = make_spec("erf", 2, "ntk").with_params(N1=64)
-    try:
-        k = mftsym.kernel(spec, X, kind="nngp")
-        t = mftsym.kernel(spec, X, kind="ntk")
-    except ImportError:
-        pytest.skip("mftsym.kernel not available yet")
-    np.testing.assert_allclose(reference_kernel(spec, X, kind="nngp"), k, rtol=1e-6)
-    np.testing.assert_allclose(reference_kernel(spec, X, kind="ntk"), t, rtol=1e-6)
+def test_spec_the_kernel_cannot_evaluate_is_a_clear_error_before_anything_is_written(tmp_path):
+    """No fallback kernel: a spec mftsym.kernel cannot evaluate fails in validate() with the
+    library's message (here: a weight variance without a value), and nothing is written."""
+    from mftsym.errors import EvaluationError, MftsymError
+    from mftsym.spec import Spec
+    from mftsym.validate import Langevin, teacher_data, validate
+    spec = Spec.from_dict({"network": {"input_dim": "d", "parametrization": "ntk", "layers": [
+        {"type": "dense", "width": "N1", "weight_var": "s_w"}, {"type": "activation", "fn": "erf"},
+        {"type": "dense", "width": 1, "weight_var": 1.0}]}, "posterior": {"noise_var": 0.1}})
+    with pytest.raises(EvaluationError, match="no value for s_w"):
+        kernel_matrix(spec, X)
+    with pytest.raises(EvaluationError, match="unknown kernel kind"):
+        kernel_matrix(make_spec("erf", 1, "ntk"), X, kind="nngq")
+    out = tmp_path / "out"
+    with pytest.raises(MftsymError, match="no value for .*s_w"):
+        validate(spec, teacher_data(6, 3, 2, seed=0), [8], 2, out, trainer=Langevin(1e-3, 20, 10, 1),
+                 progress=False)
+    assert not out.exists()
 
 
 def test_single_module_matches_ensemble_member_shapes_and_prior():
