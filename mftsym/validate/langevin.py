@@ -3,16 +3,34 @@
 Target (THEORY.md section 0):  p(θ | D) ∝ p₀(θ) exp(−Σ_μ (f(x_μ) − y_μ)² / (2σ²)),  with p₀ the
 spec's Gaussian prior on the raw parameters (see :mod:`.torch_network`).  With the potential
 U(θ) = Σ θ²/(2 v_θ) + Σ_μ (f − y)²/(2σ²) and the constant diagonal preconditioner v_θ (each raw
-parameter's prior variance), the Euler–Maruyama discretisation of
-dθ = −v_θ ∇U dt + √(2 v_θ) dW is
+parameter's prior variance) the dynamics is dθ = −v_θ ∇U dt + √(2 v_θ) dW, whose stationary
+distribution is the posterior.  Two discretisations with step ε (``integrator=``):
 
-    θ ← θ − ε θ − ε v_θ ∇_θ Σ (f − y)²/(2σ²) + √(2 ε v_θ) ξ,   ξ ~ N(0, I).
+* ``"ou"`` (the default; an exponential / Ornstein–Uhlenbeck integrator): the prior part
+  dθ = −θ dt + √(2 v_θ) dW is integrated *exactly* over the step, the likelihood force is held
+  fixed over it::
 
-Its stationary distribution is the posterior up to an O(ε) bias: for a Gaussian direction of
-(whitened) precision λ the sampled variance is 1/(λ(1 − ελ/2)), i.e. a relative bias ελ/2, and the
-step is stable only for ελ < 2.  The prior alone has λ = 1; the likelihood adds
-λ ≈ eig(Θ_white)/σ² (Θ_white the NTK in whitened coordinates), so choose ε ≲ 0.05 σ² / λ_max(Θ).
-Halving ε should change measured observables by less than their standard errors; check it.
+      θ ← e^{−ε} θ − (1 − e^{−ε}) v_θ ∇_θ Σ(f − y)²/(2σ²) + √((1 − e^{−2ε}) v_θ) ξ,   ξ ~ N(0, I).
+
+  With no data the chain samples the prior exactly, at any ε.  The O(ε) bias left is the
+  likelihood's: in a Gaussian direction whose whitened precision is λ = 1 + λ_L (1 from the prior,
+  λ_L ≈ eig(Θ_white)/σ² from the likelihood, Θ_white the NTK in whitened coordinates) the sampled
+  variance is (1/λ)·(1 − h/2)/(1 − hλ/2) with h = 1 − e^{−ε}, i.e. a relative bias
+  ≈ ε λ_L/2 -- zero for the prior-dominated directions (most weights of a wide layer) and ε λ_L/2
+  in the data-constrained ones; the mean of a Gaussian target is exact.  Stable for hλ < 2.
+* ``"euler"`` (Euler–Maruyama)::
+
+      θ ← θ − ε θ − ε v_θ ∇_θ Σ (f − y)²/(2σ²) + √(2 ε v_θ) ξ.
+
+  The sampled variance is 1/(λ(1 − ελ/2)): a relative bias ελ/2 in *every* direction, including
+  ε/2 on each prior-dominated weight.  That inflation rescales a wide layer's kernel by 1 + ε/2,
+  a bias of the same form as the finite-width kernel renormalization Q̄ − 1 = O(1/N) and as large
+  as it at N ~ 1/ε -- so Euler is not suited to finite-width (1/N) studies.  Kept for comparison
+  and for runs recorded with it (their fingerprints are unchanged).  Stable for ελ < 2.
+
+For either, choose ε ≲ 0.05 σ² / λ_max(Θ) (so that ε λ_L ≲ 0.05 and the likelihood bias is a few
+percent at most); halving ε should change measured observables by less than their standard
+errors -- check it.
 
 Rao–Blackwellisation (``rao_blackwell=True``): at every recorded sample the readout layer is also
 integrated out exactly -- given the hidden weights the output is a GP with the empirical readout
@@ -21,14 +39,6 @@ kernel, whose posterior mean/variance on the test points are closed-form
 ``rb_mean_f2`` = ⟨m² + v⟩) estimate the same posterior moments as ``mean_f``/``mean_f2`` with far
 less Monte Carlo noise: the readout's noise is gone and what remains is the O(1/√N) fluctuation of
 the hidden-layer kernel, which is what finite-width (1/N) studies need to resolve.
-
-``integrator="ou"`` integrates the prior part exactly (an Ornstein–Uhlenbeck step, the
-"exponential integrator"): θ ← e^{−ε} θ − (1 − e^{−ε}) v_θ ∇_θ Σ(f − y)²/(2σ²) + √((1 − e^{−2ε}) v_θ) ξ.
-Euler's prior-only variance is v/(1 − ε/2): every prior-dominated weight (most of a wide layer) is
-inflated by ε/2, which rescales the hidden kernel by 1 + ε/2 -- a bias of the same form as the
-finite-width kernel renormalization Q̄ − 1 = O(1/N), and comparable to it at N ~ 1/ε.  The OU step
-removes it; the O(ε) bias left is in the likelihood-constrained directions only.  The default stays
-"euler" so that recorded runs keep their fingerprints; use "ou" for finite-width (1/N) studies.
 
 Burn-in steps are discarded; afterwards every ``thin``-th state is recorded.  Each ensemble member
 is an independent chain (its own generator), so member averages are independent and the
@@ -49,7 +59,8 @@ from .observables import readout_norm, split_rhat
 
 @dataclass(frozen=True)
 class Langevin:
-    """Euler–Maruyama Langevin sampler of the posterior (see the module docstring).
+    """Langevin sampler of the posterior (see the module docstring): ``integrator="ou"`` (default,
+    prior part exact, O(ε) bias only in likelihood-constrained directions) or ``"euler"``.
 
     ``noise_var`` None takes σ² from the spec's ``[posterior] noise_var``.  ``max_samples`` bounds
     the stored per-sample test predictions used for split-R̂ (running sums use every sample).
@@ -63,7 +74,7 @@ class Langevin:
     divergence_factor: float = 1e6
     max_samples: int = 2000
     rao_blackwell: bool = True
-    integrator: str = "euler"
+    integrator: str = "ou"
 
     name = "langevin"
     default_theories = ("gp",)
@@ -87,6 +98,8 @@ class Langevin:
     def config(self) -> dict:
         return {"trainer": self.name, "step_size": self.step_size, "steps": self.steps, "burn_in": self.burn_in,
                 "thin": self.thin, "noise_var": self.noise_var, "rao_blackwell": self.rao_blackwell,
+                # "euler" is left out so that runs recorded when it was the default keep their
+                # fingerprints (and caches); "ou" has always been written out
                 **({"integrator": self.integrator} if self.integrator != "euler" else {})}
 
     def n_samples(self) -> int:

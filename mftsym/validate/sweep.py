@@ -56,23 +56,34 @@ def merge_chunks(results: list) -> dict:
     return out
 
 
-def sweep(spec, data, widths, ensemble: int, trainer, seed: int = 0, chunks: int = 1, executor=None,
+def per_width(value, width):
+    """``value[width]`` for a {width: value} dict, else ``value``."""
+    if isinstance(value, dict):
+        if width not in value and int(width) not in value:
+            raise KeyError(f"no entry for width {width} in {value}")
+        return value[width] if width in value else value[int(width)]
+    return value
+
+
+def sweep(spec, data, widths, ensemble, trainer, seed: int = 0, chunks=1, executor=None,
           out_dir=None, dtype="float64", device="cpu", checkpoint_every: int = 0, progress: bool = False,
           threads: int | None = None) -> dict:
     """Run ``ensemble`` members at every width, split into ``chunks`` jobs per width.
 
-    Returns {width: merged per-member results}.  Member m of a width is seeded by (seed, m)
+    ``ensemble`` and ``chunks`` may also be {width: int} dicts (more members where the
+    Monte Carlo error matters most, e.g. at the largest widths of a scaling study).  Returns {width: merged per-member results}.  Member m of a width is seeded by (seed, m)
     whatever ``chunks`` is, so results do not depend on how the sweep was split.
     """
     spec_dict = spec.to_dict() if hasattr(spec, "to_dict") else dict(spec)
     data = as_dataset(data)
     data_arrays = data.arrays()
-    chunks = max(1, min(int(chunks), int(ensemble)))
-    bounds = np.linspace(0, ensemble, chunks + 1).astype(int)
     runs_dir = Path(out_dir) / "runs" if out_dir else None
     jobs = {}
     for width in widths:
-        for c in range(chunks):
+        n_w = int(per_width(ensemble, width))
+        chunks_w = max(1, min(int(per_width(chunks, width)), n_w))
+        bounds = np.linspace(0, n_w, chunks_w + 1).astype(int)
+        for c in range(chunks_w):
             off, size = int(bounds[c]), int(bounds[c + 1] - bounds[c])
             name = _job_name(width, off)
             path = runs_dir / f"{name}.npz" if runs_dir else None
@@ -107,4 +118,4 @@ def sweep(spec, data, widths, ensemble: int, trainer, seed: int = 0, chunks: int
     return {w: merge_chunks(by_width[w]) for w in widths}
 
 
-__all__ = ["merge_chunks", "sweep"]
+__all__ = ["merge_chunks", "per_width", "sweep"]

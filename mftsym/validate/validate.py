@@ -9,7 +9,7 @@ from ..errors import EvaluationError, SpecError
 from ..spec import load_spec
 from .data import as_dataset
 from .report import build_report, write_report
-from .sweep import sweep
+from .sweep import per_width, sweep
 from .theory import THEORIES, call_theory
 from .torch_network import hidden_width_symbols, network_plan, spec_values
 
@@ -32,10 +32,12 @@ def _theories(theory, trainer) -> dict:
     return out
 
 
-def validate(spec, data, widths, ensemble: int, out_dir, trainer=None, theory=None, *, seed: int = 0,
-             chunks: int = 1, executor=None, dtype="float64", device="cpu", checkpoint_every: int = 0,
+def validate(spec, data, widths, ensemble, out_dir, trainer=None, theory=None, *, seed: int = 0,
+             chunks=1, executor=None, dtype="float64", device="cpu", checkpoint_every: int = 0,
              progress: bool = True, plots: bool = True, threads: int | None = None) -> dict:
     """Train ``ensemble`` networks of ``spec`` at each of ``widths`` on ``data`` and compare with theory.
+
+    ``ensemble`` (and ``chunks``) may be a {width: int} dict to give each width its own size.
 
     ``trainer``: a :class:`~mftsym.validate.Langevin` (default; compared with the NNGP posterior
     ``"gp"``) or :class:`~mftsym.validate.GradientDescent` (compared with ``"ntk"``).
@@ -52,7 +54,14 @@ def validate(spec, data, widths, ensemble: int, out_dir, trainer=None, theory=No
     widths = sorted({int(w) for w in widths})
     if not widths or widths[0] < 1:
         raise EvaluationError(f"widths must be positive integers, got {widths}")
-    if ensemble < 2:
+    if isinstance(ensemble, dict):
+        ensemble = {int(k): int(v) for k, v in ensemble.items()}
+        if set(widths) - set(ensemble):
+            raise EvaluationError(f"the ensemble dict has no entry for widths {sorted(set(widths) - set(ensemble))}")
+    if isinstance(chunks, dict):
+        chunks = {int(k): int(v) for k, v in chunks.items()}
+    sizes = {w: int(per_width(ensemble, w)) for w in widths}
+    if min(sizes.values()) < 2:
         raise EvaluationError("ensemble must be >= 2 members to estimate standard errors")
     if not hidden_width_symbols(spec) and len(widths) > 1:
         raise SpecError("the spec has no symbolic hidden width (e.g. width = \"N1\"), so --widths has nothing to set")
@@ -73,7 +82,7 @@ def validate(spec, data, widths, ensemble: int, out_dir, trainer=None, theory=No
             info[name] = {k: v for k, v in pred.items() if k in ("equations", "kernel_source", "order_parameters")}
     out_dir = Path(out_dir)
     t0 = time.time()
-    results = sweep(spec, data, widths, ensemble, trainer, seed=seed, chunks=chunks, executor=executor,
+    results = sweep(spec, data, widths, sizes, trainer, seed=seed, chunks=chunks, executor=executor,
                     out_dir=out_dir, dtype=dtype, device=device, checkpoint_every=checkpoint_every,
                     progress=progress, threads=threads)
     report = build_report(spec, data, trainer, results, predictions, info)
