@@ -8,6 +8,7 @@ Public API::
     connected_four_point_tensor(spec, X) -> (G2 (P,P), G4c (P,P,P,P))
     derive_deep_recursion(spec) -> Derivation                       # K, V, G1, chi_par, chi_perp
     deep_recursion(spec, x, params=None, backend="numpy") -> dict
+    four_point_deep(spec, X, params=None) -> (K (P,P), G4c (P,P,P,P))   # deep, several inputs, O(1/n)
     nnft_action(spec, X) -> NNFTAction                              # A, lambda to O(1/N)
     derive_action(spec, P) -> Derivation
     criticality(spec, ...) -> CriticalityResult
@@ -25,6 +26,7 @@ _EXPORTS = {
     "derive_single_layer": ".single_layer", "four_point": ".single_layer",
     "connected_four_point_tensor": ".single_layer",
     "derive_deep_recursion": ".deep", "deep_recursion": ".deep", "single_input_moments": ".deep",
+    "four_point_deep": ".deep_multi", "four_point_deep_layers": ".deep_multi",
     "GaussianExpectation4": ".moments4", "moment4": ".moments4",
     "nnft_action": ".action", "derive_action": ".action", "NNFTAction": ".action",
     "criticality": ".critical", "CriticalityResult": ".critical", "susceptibilities": ".critical",
