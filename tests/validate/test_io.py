@@ -45,6 +45,12 @@ def test_members_do_not_depend_on_chunking_or_executor(tmp_path):
     assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == ["N16_m00000.npz", "N16_m00002.npz"]
     again = sweep(spec, data, [16], 4, tr, chunks=2, out_dir=tmp_path)[16]       # loaded, not recomputed
     np.testing.assert_array_equal(again["mean_f"], two["mean_f"])
+    # per-width sizes: more members at one width reuse its finished chunks and keep their seeds
+    more = sweep(spec, data, [8, 16], {8: 2, 16: 6}, tr, chunks={8: 1, 16: 3}, out_dir=tmp_path)
+    assert more[8]["members"] == 2 and more[16]["members"] == 6
+    np.testing.assert_array_equal(more[16]["mean_f"][:4], two["mean_f"])
+    with pytest.raises(Exception, match="no entry for widths"):
+        validate(spec, data, [8, 16], {8: 2}, tmp_path / "x", trainer=tr, progress=False)
 
 
 @pytest.mark.parametrize("change,message", [
