@@ -277,11 +277,16 @@ def four_point_deep(spec, X, params=None, derivatives: str = "auto", order: int 
     G4c_abcd = E[f_a f_b f_c f_d] - (K_ab K_cd + K_ac K_bd + K_ad K_bc) to O(1/n): the multi-input
     vertex recursion of the module docstring.  ``params`` override the spec's (widths included);
     ``derivatives``: "auto" (closed form / Price) or "stein" (Gaussian-weight forms, no phi'');
+    Repeated rows of ``X`` are fine; distinct inputs whose kernel block is singular at some layer
+    (collinear inputs without bias) raise :class:`~mftsym.errors.EvaluationError`.
     ``order``: Gauss-Hermite nodes per axis for the moments over 3 or 4 distinct inputs that do
     not close (default 64 for 3, 32 for 4)."""
-    K, C = four_point_deep_layers(spec, X, params, derivatives, order)[-1]
+    xa = np.atleast_2d(np.asarray(X, dtype=float))
+    rows, inv = np.unique(xa, axis=0, return_inverse=True)      # repeated inputs: compute once
+    inv = np.asarray(inv).reshape(-1)
+    K, C = four_point_deep_layers(spec, rows, params, derivatives, order)[-1]
     G4 = C + C.transpose(0, 2, 1, 3) + C.transpose(0, 3, 2, 1)
-    return K, G4
+    return K[np.ix_(inv, inv)], G4[np.ix_(inv, inv, inv, inv)]
 
 
 __all__ = ["four_point_deep", "four_point_deep_layers", "layer_statistics"]

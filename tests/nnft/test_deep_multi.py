@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 import sympy as sp
 
+from mftsym.errors import EvaluationError
 from mftsym.nnft import (connected_four_point_tensor, deep_recursion, four_point_deep,
                          fourth_cumulant_from_covariance, leading_coefficient, sample_readout_covariance)
 from mftsym.nnft.deep_multi import layer_statistics
@@ -110,3 +111,13 @@ def test_monte_carlo_three_inputs(act, depth):
         assert abs(a - G[t]) <= MC_SIGMAS * aerr + 0.02 * abs(G[t]), (t, a, aerr, G[t])
         z.append((a - G[t]) / aerr)
     assert np.mean(np.square(z)) < 4.0, z          # no systematic offset across components
+
+
+def test_repeated_inputs_and_singular_kernel():
+    spec = make_spec("erf", 2)
+    K, G = four_point_deep(spec, X3)
+    Kr, Gr = four_point_deep(spec, X3[[0, 1, 0, 2]])
+    idx = [0, 1, 0, 2]
+    assert np.allclose(Kr, K[np.ix_(idx, idx)]) and np.allclose(Gr, G[np.ix_(idx, idx, idx, idx)])
+    with pytest.raises(EvaluationError, match="singular"):
+        four_point_deep(make_spec("relu", 2, sb=0.0), np.array([[1.0, 0.5, -0.3], [2.0, 1.0, -0.6]]))
