@@ -16,10 +16,10 @@ order in G^ - K) gives
         + (n_l / n_{l-1}) C_W^2 sum_{b1..b4} J_{(a1a2),(b1b2)} V^{(l)}_{(b1b2)(b3b4)} J_{(a3a4),(b3b4)},
 
     K^{l+1} = C_b + C_W M(K^l),   M_{ab}(K) = <phi(z_a) phi(z_b)>_K,
-    J_{(ab),(ef)} = (1/4) <d^2 (phi_a phi_b) / dz_e dz_f>_K   summed as written over *ordered* (e, f)
+    J_{(ab),(ef)} = (1/2) <d^2 (phi_a phi_b) / dz_e dz_f>_K   (e, f ordered; sums run over all P^2 pairs)
                   = the symmetric derivative dM_{ab}/dK_{ef}  (Price's theorem),
 
-i.e. (1/4) sum V <d^2(phi phi)/dz dz> <d^2(phi phi)/dz dz> written as J V J^T on pair space.
+i.e. the (C_W^2/4) sum V <d^2(phi phi)/dz dz> <d^2(phi phi)/dz dz> of RYH, written as C_W^2 J V J^T on pair space.
 Concretely, for a != b with (u, v) = (z_a, z_b): J_{(ab),(aa)} = dM/dK11 = <phi'' phi>/2,
 J_{(ab),(bb)} = dM/dK22, J_{(ab),(ab)} = J_{(ab),(ba)} = (1/2) dM/dK12 = <phi' phi'>/2, and
 J_{(aa),(aa)} = g'(K_aa).  V^{(1)} = 0 (the first layer is Gaussian), and at the output
