@@ -40,9 +40,11 @@ class CriticalityResult:
 
     def report(self) -> str:
         lines = [f"activation phi(x) = {self.activation}",
-                 "critical line chi_perp = 1, parametrised by the fixed point K*:"]
+                 "critical line chi_perp = 1, parametrised by the fixed point Kstar = K*:"]
         for out, label in (("C_W", "sigma_w^2 = C_W"), ("C_b", "sigma_b^2 = C_b"), ("chi_par", "chi_par")):
-            lines.append(f"  {label} = {sp.sstr(self.line.expression(out)).replace('k', 'K*')}")
+            expr = self.line.expression(out)
+            kstar = {k: sp.Symbol("Kstar", positive=True) for k in self.line.inputs}
+            lines.append(f"  {label} = {sp.sstr(expr.xreplace(kstar))}")
         lines.append(f"  {'K*':>10} {'sigma_b^2':>12} {'sigma_w^2':>12} {'chi_par':>10}")
         for row in self.samples:
             lines.append(f"  {row[0]:10.4g} {row[1]:12.6g} {row[2]:12.6g} {row[3]:10.6g}")
