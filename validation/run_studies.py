@@ -44,7 +44,7 @@ def study3_data():
     return type(data)(data.x_train, 1.5 * data.y_train, data.x_test, 1.5 * data.y_test, data.meta)
 
 
-def study3(steps=14000, members=64, widths=(32, 64, 128, 256, 512)):
+def study3(steps=14000, members=None, widths=(32, 64, 128, 256, 512)):
     """GP-vs-finite-width posterior discrepancy shrinks as 1/N (one-hidden-layer linear network).
 
     Asymptotic design: P = d = 8, targets ×1.5 (r = yᵀK⁻¹y/P = 2.25), σ² = 0.5, so that the
@@ -52,13 +52,19 @@ def study3(steps=14000, members=64, widths=(32, 64, 128, 256, 512)):
     The posterior mean is Rao–Blackwellised (readout integrated out exactly at every sample), and
     compared with the GP, with kernel renormalization (solve package) and with the exact finite-N
     posterior of this linear network (Wishart importance sampling).
+    Members: 64 per width, 256 at N = 256 and 512 (the slope's error is set by the largest widths);
+    jobs are chunks of 32 members, so a rerun reuses every finished chunk in runs/.
     """
     from concurrent.futures import ProcessPoolExecutor
     folder = "study3_one_over_n"
+    if members is None:
+        members = {w: (256 if w >= 256 else 64) for w in widths}
+    elif not isinstance(members, dict):
+        members = {w: int(members) for w in widths}
     tr = Langevin(step_size=1e-2, steps=steps, burn_in=1000, thin=5, integrator="ou")
     with ProcessPoolExecutor(2) as ex:
         rep = validate(spec_of(folder), study3_data(), list(widths), members, HERE / folder, trainer=tr,
-                       theory=("gp", "kr", "linear_exact"), chunks=max(1, members // 32), executor=ex, progress=False, threads=1)
+                       theory=("gp", "kr", "linear_exact"), chunks={w: max(1, m // 32) for w, m in members.items()}, executor=ex, progress=False, threads=1)
     from study3_analysis import analyse
     analyse(HERE / folder, rep)
     return rep
