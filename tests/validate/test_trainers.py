@@ -22,7 +22,7 @@ def test_langevin_linear_model_matches_gp_posterior():
     assert np.max(np.abs(z)) < MC_SIGMAS, z
     var, vse = jackknife(lambda s: s[..., 1].mean(0) - s[..., 0].mean(0) ** 2,
                          np.stack([out["mean_f"], out["mean_f2"]], -1))
-    # Euler-Maruyama bias on the variance is O(step * lambda) ~ a few percent here
+    # the integrator's (default OU) bias on the variance is O(step * lambda_L) ~ a few percent here
     assert np.max(np.abs(var - th["var"]) / (vse + 0.05 * th["var"])) < MC_SIGMAS
     assert np.nanmax(out["rhat"]) < 1.1
 
