@@ -70,9 +70,11 @@ def sweep(spec, data, widths, ensemble, trainer, seed: int = 0, chunks=1, execut
           threads: int | None = None) -> dict:
     """Run ``ensemble`` members at every width, split into ``chunks`` jobs per width.
 
-    ``ensemble`` and ``chunks`` may also be {width: int} dicts (more members where the
-    Monte Carlo error matters most, e.g. at the largest widths of a scaling study).  Returns {width: merged per-member results}.  Member m of a width is seeded by (seed, m)
-    whatever ``chunks`` is, so results do not depend on how the sweep was split.
+    ``ensemble`` and ``chunks`` may also be {width: int} dicts (more members where the Monte Carlo
+    error matters most, e.g. at the largest widths of a scaling study).  Returns {width: merged
+    per-member results}.  Member m of a width is seeded by (seed, m) whatever ``chunks`` is, so
+    results do not depend on how the sweep was split; a finished chunk is reused when a rerun has
+    a chunk with the same offset and size (e.g. growing 64 -> 256 members in chunks of 32).
     """
     spec_dict = spec.to_dict() if hasattr(spec, "to_dict") else dict(spec)
     data = as_dataset(data)
