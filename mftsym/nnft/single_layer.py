@@ -167,6 +167,38 @@ def connected_four_point_tensor(spec, x, params=None, backend: str = "numpy", me
     for t, v in zip(tuples, vals):
         for perm in set(itertools.permutations(t)):
             G4[perm] = v
+    G2 = _two_point(spec, xa, params, method)
+    return G2, G4
+
+
+def single_layer_matrices(spec, x, params=None, method: str = "auto") -> dict:
+    """Numbers for contractions of G4c at the rows of ``x`` (n points) without building it:
+    ``K1`` (n, n) first-layer kernel, ``M`` (n, n) = E[phi phi'], ``G2`` = C_W M + C_b, ``c`` = C_W^2 / N
+    (so G4c = c [3 M4 - (M M + 2 perms)]), ``phi`` a numpy callable of the activation."""
+    from .deep_multi import _phi_numeric
+    network = getattr(spec, "network", spec)
+    first, phi, readout, cw2, N = single_hidden_layer(network)
+    xa = np.atleast_2d(np.asarray(x, dtype=float))
+    env = _env(spec, params, xa.shape[1])
+
+    def num(expr, what):
+        expr = sp.sympify(expr)
+        try:
+            return float(expr.subs({s: env[s.name] for s in expr.free_symbols}))
+        except KeyError as exc:
+            raise MftsymError(f"no value for {exc.args[0]} ({what}); give it in params") from None
+    d = num(network.input_dim, "input dimension")
+    K1 = num(first.weight_var, "first-layer weight variance") * (xa @ xa.T) / d + num(first.bias_var, "bias")
+    cw, cb, n = num(cw2, "readout weight variance"), num(readout.bias_var, "readout bias"), num(N, "width")
+    G2 = _two_point(spec, xa, params, method)
+    M = (G2 - cb) / cw if cw else np.zeros_like(G2)
+    return {"K1": K1, "M": M, "G2": G2, "c": cw**2 / n, "phi": _phi_numeric(phi)}
+
+
+def _two_point(spec, xa, params, method):
+    P = xa.shape[0]
+    gram = xa @ xa.T
+    der = _derivation(spec.network, method)
     env2 = _env(spec, params, xa.shape[1])
     ii, jj = np.meshgrid(range(P), range(P), indexing="ij")
     for (a, b), s in INPUT4.items():
@@ -174,9 +206,8 @@ def connected_four_point_tensor(spec, x, params=None, backend: str = "numpy", me
         second = ii if b == 0 else jj
         env2[s.name] = gram[first, second]
     G2 = np.asarray(compiled_single_layer(der, "numpy", outputs=("G2",))(env2)["G2"], dtype=float)
-    G2 = np.broadcast_to(G2, (P, P)).copy()
-    return G2, G4
+    return np.broadcast_to(G2, (P, P)).copy()
 
 
 __all__ = ["INPUT4", "compiled_single_layer", "connected_four_point_tensor", "derive_single_layer",
-           "four_point", "single_hidden_layer"]
+           "four_point", "single_hidden_layer", "single_layer_matrices"]

@@ -43,8 +43,8 @@ def test_single_input_action_matches_tensor():
     A, lam = couplings(K, G4)
     from mftsym.compile.chain import compile_chain
     out = compile_chain(der, "numpy", outputs=("lambda", "A"))({**val, "x11": float(x @ x)})
-    # the 4-D Gauss-Hermite rule (order 20) converges slowly for tanh at coincident points (poles
-    # of tanh at +-i pi/2): ~1e-3 relative, against the 1-D split Gauss-Legendre of the recursion
+    # one input: the rank-1 (1-D, 150-node) Gauss-Hermite rule of moments4 against the 1-D split
+    # Gauss-Legendre of the recursion (the former 4-D order-20 rule was ~1e-3 off for tanh here)
     assert float(out["lambda"]) == pytest.approx(lam[0, 0, 0, 0], rel=5e-3)
     assert float(out["A"]) == pytest.approx(A[0, 0], rel=5e-3)
 

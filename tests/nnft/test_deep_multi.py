@@ -58,8 +58,9 @@ def test_depth_one_route_is_single_layer_polynomial_exact():
 
 
 def test_depth_one_route_is_single_layer_erf():
-    """single_layer's 4-D Gauss-Hermite rule at order 32 (4e-5 off; its default 20 is ~3e-3 off for
-    erf at coincident points); here the 1-D/2-D engine and a 3-D rule on the distinct inputs."""
+    """single_layer's rank-reduced Gauss-Hermite rule at order 32 for every rank (its former 4-D
+    order-20 default was ~3e-3 off for erf at coincident points); here the 1-D/2-D engine and a 3-D
+    rule on the distinct inputs."""
     spec = make_spec("erf", 1)
     K, G = four_point_deep(spec, X3)
     G2, G4 = connected_four_point_tensor(spec, X3, order=32)
