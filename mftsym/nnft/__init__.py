@@ -12,7 +12,8 @@ Public API::
     nnft_action(spec, X) -> NNFTAction                              # A, lambda to O(1/N)
     derive_action(spec, P) -> Derivation
     criticality(spec, ...) -> CriticalityResult
-    predict(spec, x_train, y_train, x_test, noise_var) -> dict      # 1/N-corrected posterior mean, var
+    predict(spec, x_train, y_train, x_test, noise_var, method="auto") -> dict   # 1/N-corrected posterior
+        # mean, var (+ SE); "tensor" (exact, ~(P+T)^4) or "contract" (matrix products + Monte Carlo)
     mc_susceptibilities / mc_critical_weight_var / mc_critical_point  # criticality on MC deep networks
     derive_finite_width(spec) -> list[Derivation]
     sample_outputs / sample_readout_covariance / fourth_cumulant_from_covariance   # Monte Carlo

@@ -72,3 +72,11 @@ def test_auto_switches_and_scales_to_hundreds_of_points():
     assert np.median(np.abs(p["correction"]) / p["correction_se"]) > 5
     assert np.median(np.abs(p["var_correction"]) / p["var_correction_se"]) > 5
     assert predict(spec, x[:3], y[:3], x[P:P + 2], 0.05, variance=False)["method"] == "tensor"
+
+
+def test_qmc_sampler_agrees_with_tensor():
+    spec = make_spec("erf", N=8)
+    a = predict(spec, XTR, Y, XTE, 0.3, method="tensor")
+    b = predict(spec, XTR, Y, XTE, 0.3, method="contract", sampler="qmc", samples=65_536)
+    for k in ("correction", "var_correction"):
+        assert np.all(np.abs(b[k] - a[k]) < 4 * b[k + "_se"]), (k, a[k], b[k], b[k + "_se"])
