@@ -56,13 +56,13 @@ def study3(steps=14000, members=None, widths=(32, 64, 128, 256, 512)):
     The posterior mean is Rao–Blackwellised (readout integrated out exactly at every sample), and
     compared with the GP, with kernel renormalization (solve package) and with the exact finite-N
     posterior of this linear network (Wishart importance sampling).
-    Members: 64 per width, 256 at N = 256 and 512 (the slope's error is set by the largest widths);
+    Members: 256 per width (first 64, then 256 at N = 256, 512, then at every width);
     jobs are chunks of 32 members, so a rerun reuses every finished chunk in runs/.
     """
     from concurrent.futures import ProcessPoolExecutor
     folder = "study3_one_over_n"
     if members is None:
-        members = {w: (256 if w >= 256 else 64) for w in widths}
+        members = {w: 256 for w in widths}
     elif not isinstance(members, dict):
         members = {w: int(members) for w in widths}
     tr = Langevin(step_size=1e-2, steps=steps, burn_in=1000, thin=5, integrator="ou")
