@@ -135,7 +135,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--out", required=True, metavar="DIR")
     r.add_argument("--widths", default="16,64,256", help="comma-separated hidden widths to train")
     r.add_argument("--ensemble", type=int, default=8, help="networks per width")
-    r.add_argument("--steps", type=int, default=4000, help="Langevin steps per network")
+    r.add_argument("--steps", type=int, default=12000, help="Langevin steps per network")
     r.add_argument("--no-progress", action="store_true")
     r.add_argument("--set", action="append", metavar="NAME=VALUE")
     r.set_defaults(func=_cmd_run)

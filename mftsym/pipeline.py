@@ -21,7 +21,7 @@ from .io import atomic_save_npz, atomic_write_json, atomic_write_text
 
 
 def run_pipeline(spec, out_dir, *, input_dim: int = 8, n_train: int = 48, n_test: int = 16,
-                 widths=(16, 64, 256), ensemble: int = 8, steps: int = 4000, step_size: float = 2e-3,
+                 widths=(16, 64, 256), ensemble: int = 8, steps: int = 12000, step_size: float = 2e-3,
                  seed: int = 0, progress: bool = True, log=print) -> dict:
     """Run derive -> solve -> validate on ``spec`` and write everything into ``out_dir``."""
     from . import derive_kernels, load_spec
@@ -77,7 +77,7 @@ def _summary(spec, solution, report, widths, ensemble, seconds) -> str:
     if theories:
         lines += ["Root-mean-square discrepancy of the posterior mean on the test points, theory vs the",
                   "finite-width ensemble (in units of the ensemble's standard error in brackets):", "",
-                  "| width | " + " | ".join(theories) + " |", "|---" * (len(theories) + 1) + "|"]
+                  "| width | " + " | ".join(theories) + " | split-R̂ (max) |", "|---" * (len(theories) + 2) + "|"]
         for w in report["widths"]:
             obs = w["observables"]["mean"]
             exp, se = np.asarray(obs["experiment"]), np.asarray(obs["se"])
@@ -85,7 +85,7 @@ def _summary(spec, solution, report, widths, ensemble, seconds) -> str:
             for t in theories:
                 diff = exp - np.asarray(obs["theory"][t])
                 cells.append(f"{np.sqrt(np.mean(diff ** 2)):.4f} ({np.sqrt(np.mean((diff / se) ** 2)):.1f} SE)")
-            lines.append(f"| {w['width']} | " + " | ".join(cells) + " |")
+            lines.append(f"| {w['width']} | " + " | ".join(cells) + f" | {w.get('rhat_max', float('nan')):.3f} |")
         for t in theories:
             fit = report.get("scaling", {}).get(t, {}).get("mean")
             if fit:
