@@ -51,6 +51,7 @@ from ..derive.derivation import Definition, Derivation
 from ..errors import EvaluationError, MftsymError
 from ..gaussian import GaussianExpectation, gaussian_expectation
 from ..spec import X as _X
+from ..spec.expressions import as_expr
 from ._common import dense_blocks, effective_weight_vars
 from .deep import _k as _K1, single_input_moments
 from .moments4 import PAIRS4, Unclosed4, closed_moment4
@@ -176,7 +177,7 @@ def _call(chain, env, shape):
 def layer_statistics(phi, K, derivatives: str = "auto", order: int | None = None):
     """(M (P,P), J (P,P,P,P), M4 (P,P,P,P)) of activation ``phi`` at kernel ``K`` (P x P):
     M_ab = <phi_a phi_b>, J_{ab,ef} = symmetric dM_ab/dK_ef, M4 = <phi_a phi_b phi_c phi_d>."""
-    phi = sp.sympify(phi)
+    phi = as_expr(phi)
     K = np.asarray(K, dtype=float)
     P = K.shape[0]
     diag = np.diag(K).copy()
@@ -234,7 +235,7 @@ def layer_statistics(phi, K, derivatives: str = "auto", order: int | None = None
 
 
 def _number(expr, env, what):
-    expr = sp.sympify(expr)
+    expr = as_expr(expr)
     try:
         return float(expr.subs({s: env[s.name] for s in expr.free_symbols}))
     except KeyError as exc:

@@ -23,6 +23,7 @@ import numpy as np
 import sympy as sp
 
 from ..spec import X
+from ..spec.expressions import as_expr
 
 PAIRS4 = tuple((a, b) for a in range(4) for b in range(a, 4))   # (0,0), (0,1), ... (3,3)
 DEFAULT_ORDER = None   # per-rank defaults RANK_ORDERS; an integer applies to every rank
@@ -36,7 +37,7 @@ class Unclosed4(Exception):
 
 def _terms(phi):
     """[(coef, k, b)] with phi = sum coef x^k exp(b x); raises Unclosed4."""
-    expr = sp.expand(sp.sympify(phi).rewrite(sp.exp))
+    expr = sp.expand(as_expr(phi).rewrite(sp.exp))
     out = []
     for term in sp.Add.make_args(expr):
         coef, rest = term.as_independent(X, as_Add=False)
@@ -128,7 +129,7 @@ class GaussianExpectation4(sp.Function):
 
     def __new__(cls, phi, *entries, **options):
         if not isinstance(phi, sp.Lambda):
-            phi = sp.Lambda(X, sp.sympify(phi))
+            phi = sp.Lambda(X, as_expr(phi))
         return super().__new__(cls, phi, *entries, **options)
 
     @property

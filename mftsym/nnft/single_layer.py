@@ -20,6 +20,7 @@ import sympy as sp
 from ..derive.derivation import Definition, Derivation
 from ..errors import MftsymError
 from ..gaussian import GaussianExpectation, gaussian_expectation
+from ..spec.expressions import as_expr
 from ._common import dense_blocks, effective_weight_vars
 from .moments4 import PAIRS4, GaussianExpectation4, moment4
 
@@ -182,7 +183,7 @@ def single_layer_matrices(spec, x, params=None, method: str = "auto") -> dict:
     env = _env(spec, params, xa.shape[1])
 
     def num(expr, what):
-        expr = sp.sympify(expr)
+        expr = as_expr(expr)
         try:
             return float(expr.subs({s: env[s.name] for s in expr.free_symbols}))
         except KeyError as exc:
