@@ -24,6 +24,7 @@ from ..derive.derivation import Definition, Derivation
 from ..derive.kernels import INPUT_SYMBOLS, INPUT_LATEX
 from ..gaussian import GaussianExpectation, SafeCorrelation, gaussian_expectation
 from ..spec import X
+from ..spec.expressions import as_expr
 from ._common import dense_blocks, derivative, effective_weight_vars
 
 _k = sp.Symbol("k", positive=True)
@@ -45,7 +46,7 @@ def _e1(f):
 def single_input_moments(phi: sp.Expr) -> dict:
     """Gaussian averages at one input as functions of the symbol k (cached per activation):
     g, g', g'', <phi^4>, <phi'^2>, each closed where possible."""
-    return dict(_moments_cached(sp.sympify(phi)))
+    return dict(_moments_cached(as_expr(phi)))
 
 
 _CACHE: dict = {}
