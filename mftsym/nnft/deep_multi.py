@@ -54,7 +54,7 @@ from ..spec import X as _X
 from ..spec.expressions import as_expr
 from ._common import dense_blocks, effective_weight_vars
 from .deep import _k as _K1, single_input_moments
-from .moments4 import PAIRS4, Unclosed4, closed_moment4
+from .moments4 import PAIRS4, Unclosed4, _grid, closed_moment4
 
 _k11 = sp.Symbol("k11", positive=True)
 _k22 = sp.Symbol("k22", positive=True)
@@ -156,12 +156,7 @@ def _moment_distinct(phi, Ksub, powers, order):
     Gauss-Hermite in the eigenbasis of Ksub, order^d nodes (the 4 x 4 rule of .moments4 would
     spend a whole axis on the null direction of a 3-distinct tuple)."""
     d = len(powers)
-    z, w = np.polynomial.hermite_e.hermegauss(int(order))
-    w = w / np.sqrt(2 * np.pi)
-    Z = np.stack(np.meshgrid(*([z] * d), indexing="ij"), -1).reshape(-1, d)
-    W = np.ones(1)
-    for _ in range(d):
-        W = np.multiply.outer(W, w).reshape(-1)
+    Z, W = _grid(int(order), d)
     lam, Q = np.linalg.eigh(Ksub)
     A = Q * np.sqrt(np.clip(lam, 0, None))
     fn = _phi_numeric(phi)
