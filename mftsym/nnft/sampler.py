@@ -21,42 +21,27 @@ import numpy as np
 import torch
 
 from ..errors import EvaluationError
-from ..spec import Dense, Nonlinearity
 
 
-def _value(expr, params, what):
-    try:
-        return float(expr.subs({s: params[s.name] for s in expr.free_symbols}))
-    except KeyError as exc:
-        raise EvaluationError(f"no value for {exc.args[0]} ({what}); give it in params") from None
+def network_plan(spec, params=None, widths=None, input_dim=None):
+    """[(kind, data)] with numeric widths/variances: ('dense', (fan_in, width, cw_eff, cb_eff)) or
+    ('act', fn), read off :func:`mftsym.validate.torch_network.network_plan` (the one place a spec's
+    numbers are evaluated).
 
-
-def network_plan(spec, params=None, widths=None):
-    """[(kind, data)] with numeric widths/variances: ('dense', (fan_in, width, cw_eff, cb)) or ('act', fn).
-
-    ``widths`` maps width-symbol names to integers (overrides params).  cw_eff is the weight
-    variance times fan_in of the *effective* weights (mean-field readout: cw / fan_in).
+    ``widths`` maps width-symbol names to integers (overrides params).  cw_eff is the variance of an
+    effective weight times fan_in (mean-field readout: cw / fan_in), cb_eff that of the bias.
     """
-    from ..validate.torch_network import torch_activation
-    net = spec.network
-    values = {**spec.params, **(params or {}), **(widths or {})}
-    dim = net.input_dim
-    fan = int(values[dim.name]) if dim.is_Symbol and dim.name in values else (int(dim) if dim.is_Integer else None)
-    plan, dense_seen = [], 0
-    n_dense = len(net.dense_layers)
-    for layer in net.layers:
-        if isinstance(layer, Dense):
-            dense_seen += 1
-            width = int(round(_value(layer.width, values, "width")))
-            cw = _value(layer.weight_var, values, "weight_var")
-            cb = _value(layer.bias_var, values, "bias_var")
-            if net.parametrization == "mean_field" and dense_seen == n_dense and n_dense > 1:
-                cw = cw / fan
-            plan.append(("dense", (fan, width, cw, cb)))
-            fan = width
+    from ..validate.torch_network import DensePlan, network_plan as numeric_plan
+    plan = numeric_plan(spec, width=dict(widths) if widths else None, input_dim=input_dim, params=params)
+    out = []
+    for layer in plan.layers:
+        if isinstance(layer, DensePlan):
+            cw = layer.w_mult ** 2 * layer.w_prior_var * layer.fan_in
+            cb = layer.b_mult ** 2 * layer.b_prior_var
+            out.append(("dense", (layer.fan_in, layer.width, cw, cb)))
         else:
-            plan.append(("act", torch_activation(layer.fn)))
-    return plan
+            out.append(("act", layer[1]))
+    return out
 
 
 def _forward_hidden(plan, x, draws, gen):
@@ -83,10 +68,11 @@ def _chunks(draws, per_draw, budget=2.5e7):
 
 
 def _prepare(spec, x, params, widths):
-    plan = network_plan(spec, params, widths)
+    x_arr = np.asarray(x, dtype=float)
+    plan = network_plan(spec, params, widths, input_dim=x_arr.shape[-1])
     if plan[-1][0] != "dense":
         raise EvaluationError("the last layer of the spec must be dense (the readout)")
-    x = torch.as_tensor(np.asarray(x, dtype=float), dtype=torch.float64)
+    x = torch.as_tensor(x_arr, dtype=torch.float64)
     if x.ndim == 1:
         x = x[None, :]
     per = sum(d[0] * d[1] for k, d in plan if k == "dense") + x.shape[0] * sum(d[1] for k, d in plan if k == "dense")
