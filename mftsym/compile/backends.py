@@ -13,6 +13,7 @@ import functools
 import math
 
 import numpy as np
+import sympy as sp
 
 TINY = 1e-300  # guards sqrt(K11 K22) when an input has zero norm
 
@@ -107,3 +108,40 @@ def mpmath_namespace() -> dict:
 
 NAMESPACES = {"numpy": numpy_namespace, "torch": torch_namespace, "mpmath": mpmath_namespace}
 BACKENDS = tuple(NAMESPACES)
+
+
+# --------------------------------------------------------------------------- code generation
+#: Settings of the printers every generated function uses (names resolved in the namespaces above).
+PRINTER_SETTINGS = {"fully_qualified_modules": False, "inline": True, "allow_unknown_functions": True}
+
+
+def fold_constants(expr: sp.Expr) -> sp.Expr:
+    """Replace irrational numeric subexpressions (sqrt(2), 1/pi, ...) by floats (numpy/torch only)."""
+    def fold(e):
+        if e.is_Atom:
+            return sp.Float(e.evalf(17), 17) if e.is_number and not e.is_Rational else e
+        if e.is_number and not e.is_Rational:
+            value = e.evalf(17)
+            if value.is_real:
+                return sp.Float(value, 17)
+        return e.func(*[fold(a) for a in e.args]) if e.args else e
+    return fold(expr)
+
+
+def lambdify_expr(args, expr, backend: str = "numpy", cse: bool = False):
+    """``sympy.lambdify`` with the project's printers and namespaces: the one way a single
+    expression (an activation, an action, a residual) becomes numpy / torch / mpmath code.
+    Irrational constants are folded to floats for numpy and torch (``torch.sqrt(2)`` would fail)."""
+    from sympy.printing.numpy import SciPyPrinter
+    from sympy.printing.pycode import MpmathPrinter
+
+    from ..spec.expressions import as_expr
+    if backend == "mpmath":
+        printer, modules = MpmathPrinter(PRINTER_SETTINGS), [dict(NAMESPACES[backend]()), "mpmath"]
+    else:
+        printer, modules = SciPyPrinter(PRINTER_SETTINGS), [dict(NAMESPACES[backend]())]
+
+        def fold(e):
+            return [fold(a) for a in e] if isinstance(e, (list, tuple)) else fold_constants(as_expr(e))
+        expr = fold(expr)
+    return sp.lambdify(args, expr, modules=modules, printer=printer, cse=cse, docstring_limit=0)

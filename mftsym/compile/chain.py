@@ -30,23 +30,10 @@ from sympy.printing.pycode import MpmathPrinter
 
 from ..errors import EvaluationError
 from ..gaussian import GaussianExpectation, SafeCorrelation
-from .backends import NAMESPACES
+from .backends import NAMESPACES, PRINTER_SETTINGS, fold_constants  # noqa: F401 (fold_constants re-exported)
 from .quadrature import quadrature_function
 
 CACHE_LOCK = threading.Lock()
-
-
-def fold_constants(expr: sp.Expr) -> sp.Expr:
-    """Replace irrational numeric subexpressions (sqrt(2), 1/pi, ...) by floats (numpy/torch only)."""
-    def fold(e):
-        if e.is_Atom:
-            return sp.Float(e.evalf(17), 17) if e.is_number and not e.is_Rational else e
-        if e.is_number and not e.is_Rational:
-            value = e.evalf(17)
-            if value.is_real:
-                return sp.Float(value, 17)
-        return e.func(*[fold(a) for a in e.args]) if e.args else e
-    return fold(expr)
 
 
 def _global_cse(assignments):
@@ -129,8 +116,7 @@ class CompiledChain:
 
     # ------------------------------------------------------------------ code generation
     def _printer(self):
-        settings = {"fully_qualified_modules": False, "inline": True, "allow_unknown_functions": True}
-        return MpmathPrinter(settings) if self.backend == "mpmath" else SciPyPrinter(settings)
+        return MpmathPrinter(PRINTER_SETTINGS) if self.backend == "mpmath" else SciPyPrinter(PRINTER_SETTINGS)
 
     def _lambdify(self, args, assignments, outputs):
         modules = [self.namespace, "mpmath"] if self.backend == "mpmath" else [self.namespace]

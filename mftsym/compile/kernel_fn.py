@@ -26,7 +26,6 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 from ..errors import EvaluationError
-from ..spec.expressions import make_symbol
 from .chain import compile_chain
 
 

@@ -14,17 +14,12 @@ import math
 
 import numpy as np
 import sympy as sp
-from sympy.printing.numpy import SciPyPrinter
 
 from ..gaussian.quadrature import mpmath_expectation
 from ..spec.expressions import X
 
 L_CUT = 9.5
 CHUNK_EVALS = 4_000_000  # integrand evaluations held in memory at once
-
-
-def _printer():
-    return SciPyPrinter({"fully_qualified_modules": False, "inline": True, "allow_unknown_functions": True})
 
 
 def _rule(n):
@@ -80,14 +75,10 @@ def _expect(fn, gn, k11, k12, k22, xp, n):
 
 def quadrature_function(f: sp.Expr, g: sp.Expr, backend: str, order: int = 48):
     """A function (K11, K12, K22) -> E[f(u) g(v)] for ``backend``; ``order`` Legendre nodes per half-line."""
-    from .backends import NAMESPACES
+    from .backends import lambdify_expr
+    fn, gn = lambdify_expr(X, f, backend), lambdify_expr(X, g, backend)
     if backend == "mpmath":
-        fn = sp.lambdify(X, f, modules="mpmath")
-        gn = sp.lambdify(X, g, modules="mpmath")
         return lambda k11, k12, k22: mpmath_expectation(fn, gn, k11, k12, k22)
-    ns = NAMESPACES[backend]()
-    fn = sp.lambdify(X, f, modules=[ns], printer=_printer())
-    gn = sp.lambdify(X, g, modules=[ns], printer=_printer())
     if backend == "numpy":
         xp = _Xp()
 

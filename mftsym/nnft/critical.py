@@ -132,7 +132,6 @@ def criticality(spec, k_grid=None, x_sq_over_d: float = 1.0) -> CriticalityResul
 
 def spec_susceptibilities(spec, x_sq_over_d: float = 1.0) -> dict:
     """{"layer l": {"K", "chi_par", "chi_perp"}} from the single-input recursion at x.x/d = x_sq_over_d."""
-    from ..compile.kernel_fn import parameter_env
     from .deep import deep_recursion
     net = spec.network
     dim = net.input_dim

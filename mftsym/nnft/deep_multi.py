@@ -144,11 +144,8 @@ def _four_fn(phi):
 
 
 def _phi_numeric(phi):
-    from sympy.printing.numpy import SciPyPrinter
-
-    from ..compile.backends import NAMESPACES
-    printer = SciPyPrinter({"fully_qualified_modules": False, "inline": True, "allow_unknown_functions": True})
-    return sp.lambdify(_X, phi, modules=[NAMESPACES["numpy"]()], printer=printer)
+    from ..compile.backends import lambdify_expr
+    return lambdify_expr(_X, phi, "numpy")
 
 
 def _moment_distinct(phi, Ksub, powers, order):

@@ -137,7 +137,6 @@ class GaussianExpectation4(sp.Function):
         return self.args[0](X)
 
     def _latex(self, printer):
-        z = sp.Symbol("z")
         terms = "".join(rf"\,{printer._print(self.phi.subs(X, sp.Symbol(f'z_{a}')))}" for a in range(1, 5))
         return rf"\mathbb{{E}}_{{z\sim\mathcal{{N}}(0,K)}}\!\left[{terms}\right]"
 
@@ -262,14 +261,10 @@ def _mp_numeric(fn, entries, order):
 
 def numeric_moment4(phi, backend: str = "numpy", order: int = DEFAULT_ORDER):
     """A function (K11, K12, ..., K44) -> M4 for ``backend`` (entries broadcast)."""
-    from sympy.printing.numpy import SciPyPrinter
-
-    from ..compile.backends import NAMESPACES
+    from ..compile.backends import lambdify_expr
+    fn = lambdify_expr(X, phi, backend)
     if backend == "mpmath":
-        fn = sp.lambdify(X, phi, modules="mpmath")
         return lambda *e: _mp_numeric(fn, e, order)
-    printer = SciPyPrinter({"fully_qualified_modules": False, "inline": True, "allow_unknown_functions": True})
-    fn = sp.lambdify(X, phi, modules=[NAMESPACES[backend]()], printer=printer)
     if backend == "numpy":
         return lambda *e: _numeric(fn, e, order, np)
     import torch

@@ -57,7 +57,6 @@ Two evaluation paths (``method``):
 
 from __future__ import annotations
 
-import math
 
 import numpy as np
 

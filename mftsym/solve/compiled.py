@@ -12,12 +12,7 @@ import threading
 
 import numpy as np
 import sympy as sp
-from sympy.printing.numpy import SciPyPrinter
-from sympy.printing.pycode import MpmathPrinter
-
-from ..compile.backends import NAMESPACES
-from ..compile.chain import fold_constants
-from ..spec.expressions import as_expr
+from ..compile.backends import NAMESPACES, lambdify_expr
 from ..errors import EvaluationError
 from .derive import LAM, NOISE, Y2
 
@@ -25,17 +20,8 @@ CACHE_LOCK = threading.Lock()
 
 
 def lambdify(args, expr, backend):
-    """Lambdify ``expr`` with the project's printers and namespaces (numpy/torch/mpmath)."""
-    ns = dict(NAMESPACES[backend]())
-    if backend == "mpmath":
-        printer, modules = MpmathPrinter, [ns, "mpmath"]
-    else:
-        printer, modules = SciPyPrinter, [ns]
-        fold = lambda e: [fold(a) for a in e] if isinstance(e, (list, tuple)) else fold_constants(as_expr(e))  # noqa
-        expr = fold(expr)
-    return sp.lambdify(args, expr, modules=modules,
-                       printer=printer({"fully_qualified_modules": False, "inline": True,
-                                        "allow_unknown_functions": True}), cse=True, docstring_limit=0)
+    """Lambdify ``expr`` with the project's printers and namespaces (numpy/torch/mpmath), with CSE."""
+    return lambdify_expr(args, expr, backend, cse=True)
 
 
 class CompiledAction:

@@ -10,7 +10,6 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Mapping
 
-import sympy as sp
 
 from ..errors import SpecError
 from .expressions import make_symbol

@@ -148,7 +148,7 @@ def linear_network_posterior(spec, data, trainer=None, samples: int = 200_000, s
     its Monte Carlo standard error (batch means over chunks).  Valid at any N, P, d: the finite-N
     reference for validation study 3.
     """
-    from .torch_network import hidden_width_symbols, network_plan
+    from .torch_network import network_plan
     net = spec.network
     dense = net.dense_layers
     plan = network_plan(spec, None, data.input_dim)
@@ -163,7 +163,7 @@ def linear_network_posterior(spec, data, trainer=None, samples: int = 200_000, s
     P = len(X)
     rng = np.random.default_rng(seed)
     n_chunks = max(2, int(math.ceil(samples / chunk)))
-    num_m, num_m2, den = [], [], []
+    num_m = []
     for _ in range(n_chunks):
         A = np.zeros((chunk, d, d))
         for i in range(d):

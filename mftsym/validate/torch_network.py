@@ -57,11 +57,8 @@ def torch_activation(fn):
     fast = _builtin_activation(expr)
     if fast is not None:
         return fast
-    from sympy.printing.numpy import SciPyPrinter
-
-    from ..compile.backends import torch_namespace
-    printer = SciPyPrinter({"fully_qualified_modules": False, "inline": True, "allow_unknown_functions": True})
-    raw = sp.lambdify(X, expr, modules=[torch_namespace()], printer=printer)
+    from ..compile.backends import lambdify_expr
+    raw = lambdify_expr(X, expr, "torch")
 
     def act(z):
         out = raw(z)
