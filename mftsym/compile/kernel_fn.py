@@ -90,10 +90,11 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_forget_pools_in_child)
 
 
-def _pool(n: int) -> ThreadPoolExecutor:
+def thread_pool(n: int) -> ThreadPoolExecutor:
+    """The process's shared pool of ``n`` worker threads (made on first use, remade after a fork)."""
     with _POOL_LOCK:
         if n not in _POOLS:
-            _POOLS[n] = ThreadPoolExecutor(n, thread_name_prefix="mftsym-kernel")
+            _POOLS[n] = ThreadPoolExecutor(n, thread_name_prefix="mftsym")
         return _POOLS[n]
 
 
@@ -164,7 +165,7 @@ def _grid(chain, env, shape, symmetric, empty, threads, tile=None):
             work(b)
     else:
         # interleave big and small work so the threads finish together
-        list(_pool(threads).map(work, blocks, chunksize=1))
+        list(thread_pool(threads).map(work, blocks, chunksize=1))
     return outs
 
 

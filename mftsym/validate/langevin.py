@@ -54,6 +54,7 @@ import numpy as np
 import torch
 
 from ..errors import TrainingDivergedError
+from .member_noise import NOISE_MODES, draw_noise
 from .observables import readout_norm, split_rhat
 
 
@@ -62,6 +63,9 @@ class Langevin:
     """Langevin sampler of the posterior (see the module docstring): ``integrator="ou"`` (default,
     prior part exact, O(ε) bias only in likelihood-constrained directions) or ``"euler"``.
 
+    ``noise`` chooses where the noise comes from (:mod:`.member_noise`): ``"member"`` (one generator
+    per member; the default on CPU), ``"chunk"`` (one call per parameter tensor for the whole
+    chunk; the default on a GPU) or ``"auto"``.
     ``noise_var`` None takes σ² from the spec's ``[posterior] noise_var``.  ``max_samples`` bounds
     the stored per-sample test predictions used for split-R̂ (running sums use every sample).
     """
@@ -75,6 +79,7 @@ class Langevin:
     max_samples: int = 2000
     rao_blackwell: bool = True
     integrator: str = "ou"
+    noise: str = "auto"
 
     name = "langevin"
     default_theories = ("gp",)
@@ -88,6 +93,8 @@ class Langevin:
             raise ValueError("thin must be >= 1")
         if self.integrator not in ("euler", "ou"):
             raise ValueError(f"integrator must be 'euler' or 'ou', got {self.integrator!r}")
+        if self.noise not in NOISE_MODES:
+            raise ValueError(f"noise must be one of {NOISE_MODES}, got {self.noise!r}")
 
     def __getstate__(self):      # run-time caches (workspaces, the training set) do not travel
         return {k: v for k, v in self.__dict__.items() if k not in ("_fast", "_train")}
@@ -100,7 +107,8 @@ class Langevin:
                 "thin": self.thin, "noise_var": self.noise_var, "rao_blackwell": self.rao_blackwell,
                 # "euler" is left out so that runs recorded when it was the default keep their
                 # fingerprints (and caches); "ou" has always been written out
-                **({"integrator": self.integrator} if self.integrator != "euler" else {})}
+                **({"integrator": self.integrator} if self.integrator != "euler" else {}),
+                **({"noise": self.noise} if self.noise != "auto" else {})}
 
     def n_samples(self) -> int:
         return len(range(self.burn_in + self.thin - 1, self.steps, self.thin))
@@ -124,9 +132,8 @@ class Langevin:
         object.__setattr__(self, "_train", (xtr, ytr))
         loss, grads = loss_and_grads(self, ens, params, xtr, ytr)
         with torch.no_grad():
+            draw_noise(noise_buffers, gens, self.noise)
             for p, g, v, buf in zip(params, grads, ens.prior_vars, noise_buffers):
-                for m, gen in enumerate(gens):
-                    torch.randn(buf.shape[1:], generator=gen, out=buf[m])
                 if self.integrator == "ou":
                     a = math.exp(-eps)
                     p.mul_(a).add_(g, alpha=-(1 - a) * v / s2).add_(buf, alpha=math.sqrt((1 - a * a) * v))

@@ -27,10 +27,12 @@ def _dtype(dtype):
             "float": torch.float32}[str(dtype)]
 
 
-def fingerprint(spec_dict, data, width, members, seed, trainer, dtype) -> str:
+def fingerprint(spec_dict, data, width, members, seed, trainer, dtype, device="cpu") -> str:
     h = hashlib.sha256()
+    dev = torch.device(device).type        # CPU and GPU draw different random streams
     h.update(json.dumps({"spec": spec_dict, "width": width, "members": members, "seed": seed,
-                         "trainer": trainer.config(), "dtype": str(dtype)}, sort_keys=True, default=str).encode())
+                         "trainer": trainer.config(), "dtype": str(dtype), **({"device": dev} if dev != "cpu" else {})},
+                        sort_keys=True, default=str).encode())
     for a in (data.x_train, data.y_train, data.x_test):
         h.update(np.ascontiguousarray(a).tobytes())
     return h.hexdigest()[:16]
@@ -82,13 +84,13 @@ def _run(spec, data, width, members, trainer, seed, dtype, device, checkpoint_di
     ytr = torch.as_tensor(data.y_train, dtype=dtype, device=device)
     xte = torch.as_tensor(data.x_test, dtype=dtype, device=device)
     gens = member_generators(seed, members, offset=member_offset, device=device)
-    fp = fingerprint(spec_dict, data, width, members, (seed, member_offset), trainer, dtype)
+    fp = fingerprint(spec_dict, data, width, members, (seed, member_offset), trainer, dtype, device)
     start = 0
     state = load_checkpoint(checkpoint_dir, members, fp, device, dtype) if checkpoint_dir else None
     if state is not None:
         start, params, gen_states, acc = state
         for g, s in zip(gens, gen_states):
-            g.set_state(s)
+            g.set_state(s.cpu())           # a generator's state is a CPU ByteTensor, whatever its device
     else:
         params = ens.init_params(gens)
         acc = trainer.init_accumulators(ens, len(data.x_test), data.output_dim)

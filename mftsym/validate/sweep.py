@@ -73,8 +73,9 @@ def sweep(spec, data, widths, ensemble, trainer, seed: int = 0, chunks=1, execut
     ``ensemble`` and ``chunks`` may also be {width: int} dicts (more members where the Monte Carlo
     error matters most, e.g. at the largest widths of a scaling study).  Returns {width: merged
     per-member results}.  Member m of a width is seeded by (seed, m) whatever ``chunks`` is, so
-    results do not depend on how the sweep was split; a finished chunk is reused when a rerun has
-    a chunk with the same offset and size (e.g. growing 64 -> 256 members in chunks of 32).
+    on CPU results do not depend on how the sweep was split (on a GPU Langevin draws each chunk's
+    noise in one call per parameter, see :mod:`.member_noise`); a finished chunk is reused when a
+    rerun has a chunk with the same offset and size (e.g. growing 64 -> 256 members in chunks of 32).
     """
     spec_dict = spec.to_dict() if hasattr(spec, "to_dict") else dict(spec)
     data = as_dataset(data)
@@ -89,7 +90,7 @@ def sweep(spec, data, widths, ensemble, trainer, seed: int = 0, chunks=1, execut
             off, size = int(bounds[c]), int(bounds[c + 1] - bounds[c])
             name = _job_name(width, off)
             path = runs_dir / f"{name}.npz" if runs_dir else None
-            fp = fingerprint(spec_dict, data, width, size, (seed, off), trainer, _dtype(dtype))
+            fp = fingerprint(spec_dict, data, width, size, (seed, off), trainer, _dtype(dtype), device)
             if path is not None and path.is_file():
                 cached = _load_job(path)
                 if cached.get("fingerprint") == fp:     # a finished job of this very configuration

@@ -17,10 +17,11 @@ def _same(a, b):
         np.testing.assert_array_equal(a[key], b[key])
 
 
-def test_checkpoint_resume_is_identical(tmp_path):
+@pytest.mark.parametrize("noise", ["member", "chunk"])
+def test_checkpoint_resume_is_identical(tmp_path, noise):
     spec = make_spec("erf", 1, "ntk")
     data = teacher_data(6, 4, 3, seed=0)
-    tr = Langevin(step_size=2e-3, steps=120, burn_in=20, thin=5)
+    tr = Langevin(step_size=2e-3, steps=120, burn_in=20, thin=5, noise=noise)
     ref = run_ensemble(spec, data, 32, 3, tr, seed=5)
     ck = tmp_path / "ck"
     stopped = run_ensemble(spec, data, 32, 3, tr, seed=5, checkpoint_dir=ck, checkpoint_every=25, _stop_at_step=60)
