@@ -182,6 +182,8 @@ def main(argv=None):
     ap.add_argument("--nt-python", help="python of an existing neural-tangents venv (default: benchmarks/.nt-venv)")
     ap.add_argument("--torch-compile", action=argparse.BooleanOptionalAction, default=True,
                     help="also time the torch backend with its opt-in torch.compile path (default on)")
+    ap.add_argument("--device", default="cpu",
+                    help="device of the torch backend, e.g. cuda (its time includes copying the kernels back)")
     ap.add_argument("--json", help="write all figures to this file")
     args = ap.parse_args(argv)
     if args.quick:
@@ -196,6 +198,8 @@ def main(argv=None):
     x = rng.standard_normal((args.n, args.dim))
     info = machine_info()
     py = None if args.no_nt else nt_python(create=not args.quick, override=args.nt_python)
+    if args.device != "cpu":
+        info["device"] = torch.cuda.get_device_name(args.device) if args.device.startswith("cuda") else args.device
     results = {"machine": info, "n": args.n, "dim": args.dim, "depth": args.depth, "repeats": args.repeats,
                "W_std": W_STD, "b_std": B_STD, "rows": []}
     print(f"# {args.n} inputs of dimension {args.dim}, depth {args.depth}, float64, CPU: {info['cpu']} "
@@ -225,13 +229,16 @@ def main(argv=None):
                 kf.TORCH_COMPILE = True if fused else None
 
                 def call():
-                    out = mf.kernel(spec, x, x2, kind=("nngp", "ntk"), backend=backend)
-                    return tuple(o.numpy() for o in out) if backend == "torch" else out
+                    if backend != "torch":
+                        return mf.kernel(spec, x, x2, kind=("nngp", "ntk"), backend=backend)
+                    out = mf.kernel(spec, x, x2, kind=("nngp", "ntk"), backend=backend, device=args.device)
+                    return tuple(o.cpu().numpy() for o in out)
 
                 out, first, med, _ = timed(call, args.repeats)
                 kf.TORCH_COMPILE = None
                 err, derr = kernel_errs(out, ref)
-                name = f"mftsym {backend}" + (" compiled" if fused else "")
+                name = f"mftsym {backend}" + (f" {args.device}" if backend == "torch" and args.device != "cpu" else "") \
+                    + (" compiled" if fused else "")
                 row = {"impl": f"{name} " + ("K(X,X)" if sym else "K(X,X2=X copy)"),
                        "median_s": med, "first_s": first, "err_vs_ref": err, "diag_err_vs_ref": derr}
                 if nt is not None:
