@@ -69,6 +69,12 @@ class TwoLayerGrad:
     next call (the samplers and trainers use them at once).
     """
 
+    #: on CPU the (members, P, N) passes run over groups of members whose z and φ take about this
+    #: many bytes each (at least 2 members per thread, so each batched matmul keeps every thread
+    #: busy), so that they stay in the last-level cache between passes: 1.15x per Langevin step in
+    #: float32 and 1.05x in float64 at P = 500, N = 1024, 16 members (2-core EPYC, 32 MiB L3)
+    chunk_bytes = 8 << 20
+
     def __init__(self, ens, x, y):
         found = two_layer_plan(ens.plan)
         if found is None:
@@ -79,8 +85,12 @@ class TwoLayerGrad:
         dt, dev = ens.dtype, ens.device
         self.x = x.to(dt).expand(M, *x.shape)               # (M, P, d) view, no copy
         self.y_row = y.to(dt).T.expand(M, 1, P)             # (M, 1, P) view
-        self.z = torch.empty(M, P, N, dtype=dt, device=dev)
-        self.phi = torch.empty(M, P, N, dtype=dt, device=dev)
+        item = torch.empty((), dtype=dt).element_size()
+        chunk = M if dev.type != "cpu" or not self.chunk_bytes else \
+            max(min(M, 2 * torch.get_num_threads()), self.chunk_bytes // (P * N * item))
+        self.chunks = [slice(i, min(i + chunk, M)) for i in range(0, M, chunk)]
+        self.z = torch.empty(min(chunk, M), P, N, dtype=dt, device=dev)
+        self.phi = torch.empty(min(chunk, M), P, N, dtype=dt, device=dev)
         self.f_row = torch.empty(M, 1, P, dtype=dt, device=dev)
         self.erf = act == "erf"
         self.d = x.shape[1]
@@ -100,33 +110,8 @@ class TwoLayerGrad:
         c = rest[self.n_hidden] if ro.has_bias else None
         bias = (b[:, None, :] * h.b_mult) if b is not None else self.zero_b
         a_row = a.transpose(1, 2) * ro.w_mult                                 # (M, 1, N), small
-        z, phi = self.z, self.phi
-        torch.baddbmm(bias, self.x, W, alpha=h.w_mult, out=z)               # z = m₁ x W + m_b b
-        if self.act is None:
-            phi.copy_(z)
-        else:
-            self.act(z, out=phi)
-        # the matrix-vector products as row vector × matrix, (1, N)(N, P) and (1, P)(P, N), which
-        # read φ along its rows: the (P, N)(N, 1) forms are 3-8x slower on CPU
-        f = torch.bmm(a_row, phi.transpose(1, 2), out=self.f_row)            # m₂ φ a, (M, 1, P)
-        if c is not None:
-            f.add_(c[:, :, None], alpha=ro.b_mult)
-        r = f.sub_(self.y_row)                                                # residual, in place
-        torch.bmm(r, phi, out=self.ga_row)                                    # ∂a / m₂ = φᵀ r
-        if self.erf:
-            # φ' = (2/√π) e^{−z²}, in place (the 2/√π goes into the small (d, N) result below)
-            dphi = torch.exp(z.square_().neg_(), out=z)
-        else:
-            dphi = self.act_prime_(z)
-        # dz_{μi} = r_μ φ'_{μi} a_i: fold r into the (P, d) inputs and a into the (d, N) result, so
-        # no broadcast pass over (P, N) is needed:  ∂W = m₁ ((x ⊙ r)ᵀ φ') ⊙ a,  ∂b = m_b (rᵀ φ') ⊙ a
-        r_col = r.transpose(1, 2)
-        if h.has_bias:
-            torch.mul(self.x, r_col, out=self.xr[..., :-1])
-            self.xr[..., -1:].copy_(r_col)
-        else:
-            torch.mul(self.x, r_col, out=self.xr)
-        torch.bmm(self.xr.transpose(1, 2), dphi, out=self.g)
+        for m in self.chunks:
+            self._pass(m, W[m], bias[m], a_row[m], c[m] if c is not None else None)
         if self.erf:
             a_row.mul_(_SQRT_PI)
         g = self.g.mul_(a_row)                                                # (M, d[+1], N)
@@ -138,6 +123,38 @@ class TwoLayerGrad:
         if c is not None:
             grads.append(self.f_row.sum(2).mul_(ro.b_mult))
         return loss, grads
+
+    def _pass(self, m, W, bias, a_row, c):
+        """The (members, P, N) work of members ``m``: φ, f, r, ∂a and ∂W/∂b into the workspaces."""
+        h, ro = self.hidden, self.readout
+        n = W.shape[0]
+        z, phi = self.z[:n], self.phi[:n]
+        torch.baddbmm(bias, self.x[m], W, alpha=h.w_mult, out=z)               # z = m₁ x W + m_b b
+        if self.act is None:
+            phi.copy_(z)
+        else:
+            self.act(z, out=phi)
+        # the matrix-vector products as row vector × matrix, (1, N)(N, P) and (1, P)(P, N), which
+        # read φ along its rows: the (P, N)(N, 1) forms are 3-8x slower on CPU
+        f = torch.bmm(a_row, phi.transpose(1, 2), out=self.f_row[m])            # m₂ φ a, (n, 1, P)
+        if c is not None:
+            f.add_(c[:, :, None], alpha=ro.b_mult)
+        r = f.sub_(self.y_row[m])                                                # residual, in place
+        torch.bmm(r, phi, out=self.ga_row[m])                                    # ∂a / m₂ = φᵀ r
+        if self.erf:
+            # φ' = (2/√π) e^{−z²}, in place (the 2/√π goes into the small (d, N) result below)
+            dphi = torch.exp(z.square_().neg_(), out=z)
+        else:
+            dphi = self.act_prime_(z)
+        # dz_{μi} = r_μ φ'_{μi} a_i: fold r into the (P, d) inputs and a into the (d, N) result, so
+        # no broadcast pass over (P, N) is needed:  ∂W = m₁ ((x ⊙ r)ᵀ φ') ⊙ a,  ∂b = m_b (rᵀ φ') ⊙ a
+        r_col = r.transpose(1, 2)
+        if h.has_bias:
+            torch.mul(self.x[m], r_col, out=self.xr[m][..., :-1])
+            self.xr[m][..., -1:].copy_(r_col)
+        else:
+            torch.mul(self.x[m], r_col, out=self.xr[m])
+        torch.bmm(self.xr[m].transpose(1, 2), dphi, out=self.g[m])
 
 
 __all__ = ["TwoLayerGrad", "two_layer_plan"]
