@@ -90,7 +90,9 @@ def _cmd_kernel(args):
     spec = load_cli_spec(args.spec, args.set)
     x = _load_array(args.x, "--x")
     x2 = _load_array(args.x2, "--x2") if args.x2 else None
-    k = kernel(spec, x, x2, kind=args.kind, backend=args.backend, method=args.method)
+    if args.device and args.backend != "torch":
+        raise MftsymError("--device needs --backend torch (numpy and mpmath run on the CPU)")
+    k = kernel(spec, x, x2, kind=args.kind, backend=args.backend, method=args.method, device=args.device)
     if args.backend == "torch":
         k = k.cpu().numpy()
     atomic_save_npy(args.out, k)
@@ -103,7 +105,7 @@ def _cmd_run(args):
     spec = load_cli_spec(args.spec, args.set)
     widths = tuple(int(w) for w in args.widths.split(","))
     run_pipeline(spec, args.out, widths=widths, ensemble=args.ensemble, steps=args.steps,
-                 progress=not args.no_progress)
+                 progress=not args.no_progress, device=args.device)
     return 0
 
 
@@ -126,6 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
     k.add_argument("--kind", default="nngp", choices=["nngp", "ntk"])
     k.add_argument("--backend", default="numpy", choices=["numpy", "torch", "mpmath"])
     k.add_argument("--method", default="auto", choices=["auto", "hermite", "quadrature"])
+    k.add_argument("--device", help="torch device for --backend torch, e.g. cuda")
     k.add_argument("--set", action="append", metavar="NAME=VALUE")
     k.add_argument("--out", required=True, metavar="K.npy")
     k.set_defaults(func=_cmd_kernel)
@@ -136,6 +139,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--widths", default="16,64,256", help="comma-separated hidden widths to train")
     r.add_argument("--ensemble", type=int, default=8, help="networks per width")
     r.add_argument("--steps", type=int, default=12000, help="Langevin steps per network")
+    r.add_argument("--device", default="cpu", help="torch device the networks train on, e.g. cuda")
     r.add_argument("--no-progress", action="store_true")
     r.add_argument("--set", action="append", metavar="NAME=VALUE")
     r.set_defaults(func=_cmd_run)

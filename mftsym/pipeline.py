@@ -22,8 +22,9 @@ from .io import atomic_save_npz, atomic_write_json, atomic_write_text
 
 def run_pipeline(spec, out_dir, *, input_dim: int = 8, n_train: int = 48, n_test: int = 16,
                  widths=(16, 64, 256), ensemble: int = 8, steps: int = 12000, step_size: float = 2e-3,
-                 seed: int = 0, progress: bool = True, log=print) -> dict:
-    """Run derive -> solve -> validate on ``spec`` and write everything into ``out_dir``."""
+                 seed: int = 0, progress: bool = True, device="cpu", log=print) -> dict:
+    """Run derive -> solve -> validate on ``spec`` and write everything into ``out_dir``
+    (the networks are trained on ``device``, e.g. "cuda")."""
     from . import derive_kernels, load_spec
     from .export.latex import write_latex
     from .solve.api import solve
@@ -54,7 +55,7 @@ def run_pipeline(spec, out_dir, *, input_dim: int = 8, n_train: int = 48, n_test
     theories = [name for name in ("gp", solution.theory) if name in THEORIES]
     trainer = Langevin(step_size=step_size, steps=steps, burn_in=steps // 4, thin=10)
     report = validate(spec, data, widths, ensemble, out / "validation", trainer=trainer, theory=theories,
-                      seed=seed, progress=progress)
+                      seed=seed, progress=progress, device=device)
     log(f"[3/3] trained {ensemble} Langevin networks at widths {list(widths)} -> {out / 'validation' / 'report.md'}")
 
     summary = _summary(spec, solution, report, widths, ensemble, time.perf_counter() - t0)

@@ -39,6 +39,9 @@ def test_kernel_command_matches_api(tmp_path):
         expected = mf.kernel(mf.example_spec().with_params(sigma_w=2.0), x, x2, kind=kind)
         np.testing.assert_array_equal(np.load(out), expected)
         assert np.load(out).shape == (5, 4)
+    args = ["kernel", EXAMPLE, "--x", str(tmp_path / "x.npy"), "--out", str(tmp_path / "t.npy"), "--device", "cpu"]
+    assert main(args + ["--backend", "torch"]) == 0
+    np.testing.assert_allclose(np.load(tmp_path / "t.npy"), mf.kernel(mf.example_spec(), x), rtol=1e-12)
 
 
 def test_errors_are_messages_not_tracebacks(tmp_path, capsys):
@@ -48,6 +51,8 @@ def test_errors_are_messages_not_tracebacks(tmp_path, capsys):
                  "--out", str(tmp_path / "k.npy")]) == 2
     assert "dimension 3 but X2 of dimension 4" in capsys.readouterr().err
     assert not (tmp_path / "k.npy").exists()
+    assert main(["kernel", EXAMPLE, "--x", str(tmp_path / "x.npy"), "--device", "cuda", "--out", str(tmp_path / "k.npy")]) == 2
+    assert "--device needs --backend torch" in capsys.readouterr().err
     assert main(["derive", "example:nope"]) == 2
     assert "no built-in example" in capsys.readouterr().err
     assert main(["derive", EXAMPLE, "--set", "sigma_w"]) == 2

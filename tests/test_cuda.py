@@ -104,3 +104,33 @@ def test_batched_saddle_solve_on_cuda_matches_cpu():
     for c, g in zip(cpu, gpu):
         assert g.converged
         assert g.order_parameters["u1"] == pytest.approx(c.order_parameters["u1"], rel=1e-10)
+
+
+def test_compiled_kernel_on_cuda_matches_eager():
+    import warnings
+
+    from mftsym.compile import kernel_fn
+    spec = make_spec("erf", depth=2)
+    x = torch.randn(64, 5, dtype=torch.float64, device="cuda")
+    args = dict(derivation=mf.derive_kernels(spec), network=spec.network, x=x, kind=("nngp", "ntk"),
+                params={**spec.params, "N1": 1}, backend="torch")
+    eager = kernel_fn.evaluate_kernel(**args, torch_compile=False)
+    with warnings.catch_warnings():             # a failed compile would only warn and fall back
+        warnings.filterwarnings("error", message="torch.compile of the kernel chain failed")
+        fused = kernel_fn.evaluate_kernel(**args, torch_compile=True)
+    for e, f in zip(eager, fused):
+        assert f.device.type == "cuda"
+        torch.testing.assert_close(f, e, rtol=1e-10, atol=1e-12)
+
+
+def test_main_job_on_cuda(tmp_path):
+    from mftsym.cli import main
+    assert main(["run", "example:two_layer_erf", "--out", str(tmp_path), "--widths", "8,16", "--ensemble", "4",
+                 "--steps", "400", "--device", "cuda", "--no-progress"]) == 0
+    report = json.loads((tmp_path / "validation" / "report.json").read_text())
+    assert [w["members"] for w in report["widths"]] == [4, 4]
+    np.save(tmp_path / "x.npy", np.random.default_rng(0).normal(size=(5, 8)))
+    assert main(["kernel", "example:two_layer_erf", "--x", str(tmp_path / "x.npy"), "--backend", "torch",
+                 "--device", "cuda", "--out", str(tmp_path / "k.npy")]) == 0
+    np.testing.assert_allclose(np.load(tmp_path / "k.npy"), mf.kernel(mf.example_spec(), np.load(tmp_path / "x.npy")),
+                               rtol=BACKEND_RTOL)
