@@ -4,13 +4,15 @@
 (seed, m), so no member's chain depends on how the ensemble was split into chunks.  torch draws
 from one generator serially, so on a CPU the members are split into one group per torch thread,
 drawn concurrently (torch releases the GIL); each member's numbers are unchanged.  Measured on
-the 2-core EPYC of ``benchmarks/README.md`` (16 networks, d = 50, N = 1024: 820k normals per
-step): 15 ms → 8 ms per step in float64, 4.5 ms → 2.5 ms in float32.
+the 2-core EPYC of ``benchmarks/README.md`` (16 networks, d = 50, N = 1024: 836k normals per
+step): 15.2 ms → 8.6 ms per step in float64, 3.1 ms → 2.2 ms in float32.
 
 ``"chunk"`` (the default on a GPU): the whole chunk's noise is drawn from the first member's
 generator, one call per parameter tensor.  On a GPU a call costs a kernel launch whatever its
 size, and per-member calls (members × parameters launches per step) would dominate the step:
-with 4096 members they would cost ~80 ms per step against ~1 ms of arithmetic.  A member's chain
+at ~10 µs a call, 4096 members with two parameter tensors would spend ~80 ms per step drawing
+noise, against the 1.4 ms a whole study-3 step took on an H200 with chunk noise (70 000 steps of
+4096 members at N = 32…512, recording included, in 101 s).  A member's chain
 then depends on its chunk (seed, member offset and size, all in the run's fingerprint, so cached
 chunks stay consistent).  Checkpoints hold every member's generator state either way, so a
 resumed chain is bit-for-bit the uninterrupted one.
