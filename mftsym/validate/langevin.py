@@ -113,6 +113,11 @@ class Langevin:
     def n_samples(self) -> int:
         return len(range(self.burn_in + self.thin - 1, self.steps, self.thin))
 
+    def trace_every(self) -> int:
+        """Every how many steps the training loss is traced (about 200 points over the run,
+        burn-in included, for the report's learning curves)."""
+        return max(1, self.steps // 200)
+
     # -- protocol used by runner.run_ensemble -----------------------------------------
     def init_accumulators(self, ens, n_test, out_dim):
         M, dt, dev = ens.members, ens.dtype, ens.device
@@ -124,7 +129,8 @@ class Langevin:
                 "count": torch.zeros(M, dtype=torch.float64, device=dev),
                 "rb_sum_f": torch.zeros(M, n_test, out_dim, dtype=torch.float64, device=dev),
                 "rb_sum_f2": torch.zeros(M, n_test, out_dim, dtype=torch.float64, device=dev),
-                "samples": torch.zeros(M, n_keep, n_test, dtype=dt, device=dev)}
+                "samples": torch.zeros(M, n_keep, n_test, dtype=dt, device=dev),
+                "curve_loss": torch.zeros(M, -(-self.steps // self.trace_every()), dtype=torch.float64, device=dev)}
 
     def step(self, ens, params, gens, xtr, ytr, k, ref_loss, noise_buffers):
         s2 = self._s2
@@ -146,6 +152,8 @@ class Langevin:
         return loss.detach()
 
     def record(self, ens, params, k, xte, acc, loss):
+        if k % self.trace_every() == 0 and "curve_loss" in acc:     # a run resumed from an older checkpoint has none
+            acc["curve_loss"][:, k // self.trace_every()] = loss
         if k < self.burn_in or (k - self.burn_in) % self.thin != self.thin - 1:
             return
         with torch.no_grad():
@@ -174,6 +182,9 @@ class Langevin:
                 "qbar": acc["sum_qbar"].cpu().numpy() / n[:, 0, 0],
                 "rhat": split_rhat(samples) if ens.members > 1 else np.full(samples.shape[2:], np.nan),
                 "n_samples": kept}
+        if "curve_loss" in acc:
+            out["curve_loss"] = acc["curve_loss"].cpu().numpy()
+            out["curve_steps"] = list(range(1, self.steps + 1, self.trace_every()))
         if self.rao_blackwell and "rb_sum_f" in acc:
             out["rb_mean_f"] = acc["rb_sum_f"].cpu().numpy() / n
             out["rb_mean_f2"] = acc["rb_sum_f2"].cpu().numpy() / n

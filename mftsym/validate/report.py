@@ -185,13 +185,16 @@ def make_plots(report: dict, results: dict) -> dict:
         ax.set_ylabel("rms |theory − experiment| (dotted: mean SE)")
         ax.legend(fontsize=7)
         plots["discrepancy_vs_width.png"] = _png(fig)
-    # 3. learning curves (GD with record_every)
+    # 3. learning curves (GD with record_every; Langevin's loss trace, burn-in included)
     if any("curve_loss" in r for r in results.values()):
         fig, ax = plt.subplots(figsize=(4.5, 3.5))
         for w, r in sorted(results.items()):
             if "curve_loss" in r:
                 c = np.asarray(r["curve_loss"])
                 ax.plot(r.get("curve_steps", np.arange(1, c.shape[1] + 1)), c.mean(0), label=f"N={w}")
+        burn_in = report.get("trainer", {}).get("burn_in")
+        if report.get("trainer", {}).get("trainer") == "langevin" and burn_in:
+            ax.axvline(burn_in, color="k", ls=":", lw=1, label="end of burn-in")
         ax.set_yscale("log")
         ax.set_xlabel("step")
         ax.set_ylabel("train loss ½Σ(f−y)²")

@@ -101,7 +101,19 @@ def test_validate_writes_report(tmp_path):
     assert "slope" in saved["scaling"]["gp"]["mean"]
     assert (tmp_path / "report.md").read_text().startswith("# mftsym validation report")
     assert (tmp_path / "prediction_vs_theory.png").stat().st_size > 1000
+    assert (tmp_path / "learning_curves.png").stat().st_size > 1000       # Langevin's loss trace
+    assert "learning_curves.png" in (tmp_path / "report.md").read_text()
     assert not list(tmp_path.glob(".*.tmp"))
+
+
+def test_langevin_traces_the_training_loss_burn_in_included():
+    spec = make_spec("erf", 1, "ntk", noise_var=0.01)
+    data = teacher_data(8, 4, 3, seed=0)
+    tr = Langevin(2e-3, 450, 100, 5)
+    out = run_ensemble(spec, data, 32, 3, tr, seed=1)
+    assert out["curve_loss"].shape == (3, 225) and out["curve_steps"][:3] == [1, 3, 5]
+    # noise_var = 0.01: the posterior fits the data far better than the prior draw it starts from
+    assert np.all(out["curve_loss"][:, 0] > out["curve_loss"][:, -20:].mean(1))   # the prior draw fits worse
 
 
 def test_sweep_on_dask_local_cluster(tmp_path):
