@@ -2,7 +2,8 @@
 
     mftsym validate SPEC --data DATA.npz --widths 64,256,1024 --ensemble 16 --out DIR
                     [--trainer langevin|gd] [--step-size 1e-3] [--steps 5000] [--burn-in 1000]
-                    [--thin 10] [--lr 0.1] [--batch-size B] [--theory gp,ntk] [--dtype float64]
+                    [--thin 10] [--integrator ou|euler] [--noise auto|member|chunk]
+                    [--lr 0.1] [--batch-size B] [--theory gp,ntk] [--dtype float64]
                     [--device cpu] [--chunks 1] [--workers 1] [--checkpoint-every 500] [--seed 0]
 """
 
@@ -21,6 +22,10 @@ def add_parser(subparsers):
     p.add_argument("--steps", type=int, default=5000)
     p.add_argument("--burn-in", type=int, default=1000)
     p.add_argument("--thin", type=int, default=10)
+    p.add_argument("--integrator", choices=("ou", "euler"), default="ou",
+                   help="Langevin discretisation (ou: the prior part exact; see mftsym.validate.langevin)")
+    p.add_argument("--noise", choices=("auto", "member", "chunk"), default="auto",
+                   help="Langevin noise per member or per chunk (auto: member on CPU, chunk on GPU)")
     p.add_argument("--noise-var", type=float, default=None, help="override [posterior] noise_var")
     p.add_argument("--lr", type=float, default=0.1, help="gradient-descent learning rate")
     p.add_argument("--batch-size", type=int, default=None, help="SGD minibatch (default: full batch)")
@@ -41,7 +46,8 @@ def run(args) -> int:
 
     from . import GradientDescent, Langevin, validate
     if args.trainer == "langevin":
-        trainer = Langevin(args.step_size, args.steps, args.burn_in, args.thin, noise_var=args.noise_var)
+        trainer = Langevin(args.step_size, args.steps, args.burn_in, args.thin, noise_var=args.noise_var,
+                           integrator=args.integrator, noise=args.noise)
     else:
         trainer = GradientDescent(args.lr, args.steps, batch_size=args.batch_size)
     widths = [int(w) for w in str(args.widths).split(",") if w.strip()]

@@ -144,3 +144,9 @@ def test_cli_hook(tmp_path):
                               "--out", str(tmp_path / "out"), "--trainer", "gd", "--steps", "5", "--no-progress"])
     assert args.func(args) == 0
     assert (tmp_path / "out" / "report.json").is_file()
+    args = parser.parse_args(["validate", str(spec), "--data", str(data), "--widths", "8", "--ensemble", "2",
+                              "--out", str(tmp_path / "lv"), "--steps", "40", "--burn-in", "10", "--thin", "5",
+                              "--integrator", "euler", "--noise", "chunk", "--no-progress"])
+    assert args.func(args) == 0
+    trainer = json.loads((tmp_path / "lv" / "report.json").read_text())["trainer"]
+    assert trainer["noise"] == "chunk" and "integrator" not in trainer          # euler: the old default, left out
