@@ -5,7 +5,8 @@
 #   2. benchmarks/bench_langevin.py on the GPU: 16 members (the figure) and 1024 members;
 #   3. validation study 3 on the GPU ("3gpu"), its member count chosen from a timed probe so that
 #      it fits the time left;
-#   4. benchmarks/bench_kernels.py with the torch backend on the GPU (numpy on the host's CPUs).
+#   4. benchmarks/bench_kernels.py with the torch backend on the GPU (numpy on the host's CPUs);
+#   5. benchmarks/bench_nnft_posterior.py: the 1/N-corrected posterior's sampling on the GPU.
 # Everything lands in $OUT (default ./gpu_out): logs, JSON, and study3_gpu.tar.gz.
 # Needs python3 with torch (CUDA), sympy, numpy, scipy, mpmath, matplotlib, tqdm, pytest, and
 # tomli-w (pass its wheel directory as WHEELS=.whl if missing).
@@ -71,4 +72,7 @@ fi
 log "4. kernels: torch on the GPU vs numpy on the host"
 timeout 75 python3 benchmarks/bench_kernels.py --device cuda --no-nt --no-torch-compile --repeats 3 \
     --json "$OUT/kernels_cuda.json" 2>&1 | tail -20 | tee -a "$LOG"
+log "5. NNFT posterior contraction path: torch on the GPU vs numpy on the host"
+timeout 60 python3 benchmarks/bench_nnft_posterior.py --P 1000 --T 100 --device cuda --repeats 2 \
+    --json "$OUT/nnft_posterior_cuda.json" 2>&1 | tail -3 | tee -a "$LOG"
 log "done"

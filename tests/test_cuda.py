@@ -134,3 +134,15 @@ def test_main_job_on_cuda(tmp_path):
                  "--device", "cuda", "--out", str(tmp_path / "k.npy")]) == 0
     np.testing.assert_allclose(np.load(tmp_path / "k.npy"), mf.kernel(mf.example_spec(), np.load(tmp_path / "x.npy")),
                                rtol=BACKEND_RTOL)
+
+
+def test_nnft_contraction_sampling_on_cuda_agrees_with_tensor_path():
+    from mftsym.nnft import predict
+    from tests.nnft._specs import make_spec as nnft_spec
+    rng = np.random.default_rng(1)
+    xtr, xte, y = rng.normal(size=(5, 3)), rng.normal(size=(2, 3)), rng.normal(size=5)
+    spec = nnft_spec("erf", N=8)
+    a = predict(spec, xtr, y, xte, 0.3, method="tensor")
+    t = predict(spec, xtr, y, xte, 0.3, method="contract", device="cuda")
+    for k in ("correction", "var_correction"):
+        assert np.all(np.abs(t[k] - a[k]) < MC_SIGMAS * t[k + "_se"]), (k, a[k], t[k], t[k + "_se"])

@@ -65,7 +65,7 @@ TENSOR_MAX_POINTS = 8
 
 def predict(spec, x_train, y_train, x_test, noise_var, params=None, order: int | None = None,
             variance: bool = True, method: str = "auto", samples: int = 200_000, seed: int = 0,
-            chunk: int = 8192, sampler: str = "mc") -> dict:
+            chunk: int = 8192, sampler: str = "mc", device=None) -> dict:
     """dict(mean, gp_mean, correction, correction_se, gp_var, var, var_correction, var_correction_se,
     method) at the rows of ``x_test``.
 
@@ -74,7 +74,8 @@ def predict(spec, x_train, y_train, x_test, noise_var, params=None, order: int |
     ``method``: "tensor" (exact quadrature tensor, cost ~ (P+T)^4; ``order`` is its Gauss-Hermite
     order), "contract" (matrix contractions + Monte Carlo with ``samples`` draws of the first-layer
     field, ``seed``, ``sampler`` "mc" or "qmc" (scrambled Sobol, ~1.4x smaller SE for the d = 8 erf
-    example); the ``*_se`` entries are its standard errors, zero on the tensor path) or
+    example); the ``*_se`` entries are its standard errors, zero on the tensor path; ``device``
+    ("cpu", "cuda", ...) runs its sampling in torch there, None in numpy) or
     "auto" (tensor for P + T <= 8 points).  See the module docstring for the equations."""
     xtr = np.atleast_2d(np.asarray(x_train, dtype=float))
     xte = np.atleast_2d(np.asarray(x_test, dtype=float))
@@ -84,7 +85,7 @@ def predict(spec, x_train, y_train, x_test, noise_var, params=None, order: int |
     if method == "tensor":
         return _predict_tensor(spec, xtr, y, xte, noise_var, params, order, variance)
     if method == "contract":
-        return _predict_contract(spec, xtr, y, xte, noise_var, params, samples, seed, chunk, sampler)
+        return _predict_contract(spec, xtr, y, xte, noise_var, params, samples, seed, chunk, sampler, device)
     raise ValueError(f"method must be 'auto', 'tensor' or 'contract', not {method!r}")
 
 
@@ -186,23 +187,51 @@ def _surrogate_expectations(mu, C, E, u, Si, P):
 
 
 def _stats(Phi, u, Si, Wt, P):
-    """Per-sample (Y_mean (B, T), Y_var (B, T)) for field values Phi (B, n)."""
+    """Per-sample (Y_mean (B, T), Y_var (B, T)) for field values Phi (B, n) (numpy or torch arrays)."""
     tr = Phi[:, :P]
     s1 = tr @ u
-    s2 = np.einsum("bp,bp->b", tr @ Si, tr)
+    s2 = ((tr @ Si) * tr).sum(1)
     e = Phi[:, P:] - tr @ Wt                      # (B, T): e.phi
     return e * (s1**3 - 3 * s1 * s2)[:, None], e**2 * (s1**2 - s2)[:, None]
 
 
+class _TorchArrays:
+    """The few array operations of the sampling loop, in torch float64 on ``device``."""
+
+    def __init__(self, device, seed):
+        import torch
+        self.torch, self.device = torch, torch.device(device)
+        self.gen = torch.Generator(device=self.device).manual_seed(int(seed))
+
+    def tensor(self, a):
+        return self.torch.as_tensor(np.ascontiguousarray(a), dtype=self.torch.float64, device=self.device)
+
+    def normal(self, shape):
+        return self.torch.randn(shape, generator=self.gen, dtype=self.torch.float64, device=self.device)
+
+    def broadcast(self, value, like):
+        value = value if isinstance(value, self.torch.Tensor) else self.torch.as_tensor(value, dtype=like.dtype,
+                                                                                        device=like.device)
+        return self.torch.broadcast_to(value.to(like.dtype), like.shape)
+
+    @staticmethod
+    def numpy(t):
+        return t.detach().cpu().numpy()
+
+
 def contracted_moments(fn, K1, u, Si, W, P, samples: int = 200_000, seed: int = 0, chunk: int = 8192,
-                       antithetic: bool | None = None, sampler: str = "mc", replicates: int = 16):
+                       antithetic: bool | None = None, sampler: str = "mc", replicates: int = 16,
+                       device=None, fn_torch=None):
     """Monte Carlo estimates (value, SE) of m_t = E[(e.phi)(s1^3 - 3 s1 s2)] and
     v_t = E[(e.phi)^2 (s1^2 - s2)], z ~ N(0, K1) over all n = P + T points (see the module docstring),
     with the linear-Gaussian control variate.  Returns (m, m_se, v, v_se).
 
     ``sampler``: "mc" (i.i.d. normals; SE from the per-draw variance) or "qmc" (``replicates``
     independently scrambled Sobol sequences in the rank of K1, mapped by the normal quantile; SE from
-    the spread of the replicate estimates)."""
+    the spread of the replicate estimates).  With ``device`` ("cpu", "cuda", ...) the draws and their
+    statistics run in torch float64 there, ``fn_torch`` being phi as a torch callable (the "mc" draws
+    then come from a torch generator seeded by ``seed``: the same estimator, another stream);
+    without it, numpy."""
     n = K1.shape[0]
     T = n - P
     rng = np.random.default_rng(seed)
@@ -216,6 +245,14 @@ def contracted_moments(fn, K1, u, Si, W, P, samples: int = 200_000, seed: int = 
     if antithetic is None:
         antithetic = _phi_symmetry(fn, rng) == 0
     Wt = W.T.copy()
+    xp = _TorchArrays(device, seed) if device is not None else None
+    if xp is not None:
+        if fn_torch is None:
+            raise ValueError("contracted_moments on a torch device needs fn_torch, phi as a torch callable")
+        fn = fn_torch
+        A, u, Si, Wt, mu_d, beta_d = (xp.tensor(a) for a in (A, u, Si, Wt, mu, beta))
+    else:
+        mu_d, beta_d = mu, beta
     signs = (1.0, -1.0) if antithetic else (1.0,)
     R = replicates if sampler == "qmc" else 1
     if sampler not in ("mc", "qmc"):
@@ -236,23 +273,29 @@ def contracted_moments(fn, K1, u, Si, W, P, samples: int = 200_000, seed: int = 
             remaining -= b
             if sampler == "qmc":
                 xi = ndtri(np.clip(sob.random(b), 1e-16, 1 - 1e-16))
+                xi = xi if xp is None else xp.tensor(xi)
             else:
-                xi = rng.standard_normal((b, A.shape[1]))
+                xi = rng.standard_normal((b, A.shape[1])) if xp is None else xp.normal((b, A.shape[1]))
             Z = xi @ A.T
             ys, cs = [0, 0], [0, 0]
             for sgn in signs:
                 Zs = sgn * Z
-                Phi = np.broadcast_to(np.asarray(fn(Zs), dtype=float), Zs.shape)
+                Phi = fn(Zs)
+                Phi = np.broadcast_to(np.asarray(Phi, dtype=float), Zs.shape) if xp is None \
+                    else xp.broadcast(Phi, Zs)
                 yy = _stats(Phi, u, Si, Wt, P)
-                cc = _stats(mu + beta * Zs, u, Si, Wt, P)
+                cc = _stats(mu_d + beta_d * Zs, u, Si, Wt, P)
                 for k in range(2):
                     ys[k] = ys[k] + yy[k] / len(signs)
                     cs[k] = cs[k] + cc[k] / len(signs)
             if shift is None:
                 shift = [ys[k].mean(0) for k in range(2)]
             for k in range(2):
-                y_, c_ = ys[k] - shift[k], cs[k] - exact[k]
-                sums[r, k] += [y_.sum(0), c_.sum(0), (y_ * y_).sum(0), (c_ * c_).sum(0), (y_ * c_).sum(0)]
+                y_, c_ = ys[k] - shift[k], cs[k] - (exact[k] if xp is None else xp.tensor(exact[k]))
+                part = [y_.sum(0), c_.sum(0), (y_ * y_).sum(0), (c_ * c_).sum(0), (y_ * c_).sum(0)]
+                sums[r, k] += part if xp is None else [xp.numpy(v) for v in part]
+    if xp is not None:
+        shift = [xp.numpy(v) for v in shift]
     units = per_rep * R
     out = []
     for k in range(2):
@@ -270,7 +313,7 @@ def contracted_moments(fn, K1, u, Si, W, P, samples: int = 200_000, seed: int = 
     return tuple(out)
 
 
-def _predict_contract(spec, xtr, y, xte, noise_var, params, samples, seed, chunk, sampler="mc"):
+def _predict_contract(spec, xtr, y, xte, noise_var, params, samples, seed, chunk, sampler="mc", device=None):
     from .single_layer import single_layer_matrices
     P, T = len(xtr), len(xte)
     X = np.concatenate([xtr, xte])
@@ -279,8 +322,13 @@ def _predict_contract(spec, xtr, y, xte, noise_var, params, samples, seed, chunk
     Si, u, W, gp_mean, gp_var = _gp_parts(K, P, y, noise_var)
     E = np.vstack([-W.T, np.eye(T)])
     pm, pv = _pairing_sums(M, E, u, Si, P)
+    fn_torch = None
+    if device is not None:
+        from ..compile.backends import lambdify_expr
+        from ..spec import X
+        fn_torch = lambdify_expr(X, mats["phi_expr"], "torch")
     m4m, m4m_se, m4v, m4v_se = contracted_moments(mats["phi"], K1, u, Si, W, P, samples, seed, chunk,
-                                                     sampler=sampler)
+                                                     sampler=sampler, device=device, fn_torch=fn_torch)
     corr = c * (3 * m4m - pm) / 6
     dv = c * (3 * m4v - pv) / 2
     return {"mean": gp_mean + corr, "gp_mean": gp_mean, "correction": corr,

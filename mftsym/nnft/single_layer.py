@@ -175,7 +175,8 @@ def connected_four_point_tensor(spec, x, params=None, backend: str = "numpy", me
 def single_layer_matrices(spec, x, params=None, method: str = "auto") -> dict:
     """Numbers for contractions of G4c at the rows of ``x`` (n points) without building it:
     ``K1`` (n, n) first-layer kernel, ``M`` (n, n) = E[phi phi'], ``G2`` = C_W M + C_b, ``c`` = C_W^2 / N
-    (so G4c = c [3 M4 - (M M + 2 perms)]), ``phi`` a numpy callable of the activation."""
+    (so G4c = c [3 M4 - (M M + 2 perms)]), ``phi`` a numpy callable of the activation, ``phi_expr``
+    its SymPy expression in x."""
     from .deep_multi import _phi_numeric
     network = getattr(spec, "network", spec)
     first, phi, readout, cw2, N = single_hidden_layer(network)
@@ -193,7 +194,7 @@ def single_layer_matrices(spec, x, params=None, method: str = "auto") -> dict:
     cw, cb, n = num(cw2, "readout weight variance"), num(readout.bias_var, "readout bias"), num(N, "width")
     G2 = _two_point(spec, xa, params, method)
     M = (G2 - cb) / cw if cw else np.zeros_like(G2)
-    return {"K1": K1, "M": M, "G2": G2, "c": cw**2 / n, "phi": _phi_numeric(phi)}
+    return {"K1": K1, "M": M, "G2": G2, "c": cw**2 / n, "phi": _phi_numeric(phi), "phi_expr": phi}
 
 
 def _two_point(spec, xa, params, method):

@@ -9,19 +9,21 @@ import mftsym
 from mftsym.nnft import predict
 from mftsym.nnft.posterior import _pairing_sums, _surrogate_expectations
 from tests.nnft._specs import make_spec
+from tests.tolerances import MC_SIGMAS
 
 RNG = np.random.default_rng(1)
 XTR, XTE = RNG.normal(size=(5, 3)), RNG.normal(size=(2, 3))
 Y = RNG.normal(size=5)
 
 
+@pytest.mark.parametrize("device", [None, "cpu"])           # numpy, and the torch sampling path
 @pytest.mark.parametrize("act", ["x", "x + 0.5"])
-def test_affine_activation_is_exact(act):
+def test_affine_activation_is_exact(act, device):
     """An affine phi equals its Gaussian surrogate: the control variate removes all Monte Carlo error,
     so the closed Wick sums (non-zero mean included) must reproduce the tensor path to rounding."""
     spec = make_spec(act, N=8)
     a = predict(spec, XTR, Y, XTE, 0.3, method="tensor")
-    b = predict(spec, XTR, Y, XTE, 0.3, method="contract", samples=20_000)
+    b = predict(spec, XTR, Y, XTE, 0.3, method="contract", samples=20_000, device=device)
     for k in ("correction", "var_correction"):
         assert np.allclose(b[k], a[k], rtol=1e-7, atol=1e-10), (k, a[k], b[k])
         assert np.all(b[k + "_se"] < 1e-6 * np.abs(a[k]).max())
@@ -80,3 +82,16 @@ def test_qmc_sampler_agrees_with_tensor():
     b = predict(spec, XTR, Y, XTE, 0.3, method="contract", sampler="qmc", samples=65_536)
     for k in ("correction", "var_correction"):
         assert np.all(np.abs(b[k] - a[k]) < 4 * b[k + "_se"]), (k, a[k], b[k], b[k + "_se"])
+
+
+def test_torch_sampling_path_agrees_with_tensor_path():
+    """device="cpu": the same estimator in torch with its own random stream; within its SE of the
+    exact quadrature tensor, and its SE matches the numpy path's."""
+    spec = make_spec("erf", N=8)
+    a = predict(spec, XTR, Y, XTE, 0.3, method="tensor")
+    n = predict(spec, XTR, Y, XTE, 0.3, method="contract")
+    t = predict(spec, XTR, Y, XTE, 0.3, method="contract", device="cpu")
+    for k in ("correction", "var_correction"):
+        assert np.all(np.abs(t[k] - a[k]) < MC_SIGMAS * t[k + "_se"]), (k, a[k], t[k], t[k + "_se"])
+        np.testing.assert_allclose(t[k + "_se"], n[k + "_se"], rtol=0.2)
+        assert not np.allclose(t[k], n[k], rtol=1e-9)                   # a different stream, not a copy
