@@ -3,6 +3,8 @@ chunk mode draws from the first member's generator only; both resume and sample 
 
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from mftsym.validate import Langevin
 from mftsym.validate import member_noise
@@ -54,3 +56,21 @@ def test_auto_mode_and_bad_mode():
     # the default keeps old fingerprints; an explicit mode is part of the run's configuration
     assert "noise" not in Langevin(step_size=1e-3, steps=10).config()
     assert Langevin(step_size=1e-3, steps=10, noise="chunk").config()["noise"] == "chunk"
+
+
+@settings(max_examples=60, deadline=None)
+@given(members=st.integers(1, 70), threads=st.integers(1, 8))
+def test_member_groups_partition_the_members(members, threads):
+    old = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        groups = member_noise.member_groups(members, 1 << 40, "cpu")
+    finally:
+        torch.set_num_threads(old)
+    if groups is None:                       # one thread, or one member: drawn serially
+        assert min(threads, members) < 2
+        return
+    covered = [m for g in groups for m in range(*g.indices(members))]
+    assert covered == list(range(members)) and len(groups) == min(threads, members)
+    sizes = [g.stop - g.start for g in groups]
+    assert max(sizes) - min(sizes) <= 1      # balanced
