@@ -95,3 +95,5 @@ def test_torch_sampling_path_agrees_with_tensor_path():
         assert np.all(np.abs(t[k] - a[k]) < MC_SIGMAS * t[k + "_se"]), (k, a[k], t[k], t[k + "_se"])
         np.testing.assert_allclose(t[k + "_se"], n[k + "_se"], rtol=0.2)
         assert not np.allclose(t[k], n[k], rtol=1e-9)                   # a different stream, not a copy
+    q = predict(spec, XTR, Y, XTE, 0.3, method="contract", sampler="qmc", samples=65_536, device="cpu")
+    assert np.all(np.abs(q["correction"] - a["correction"]) < MC_SIGMAS * q["correction_se"])
