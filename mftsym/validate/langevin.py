@@ -130,7 +130,9 @@ class Langevin:
                 "rb_sum_f": torch.zeros(M, n_test, out_dim, dtype=torch.float64, device=dev),
                 "rb_sum_f2": torch.zeros(M, n_test, out_dim, dtype=torch.float64, device=dev),
                 "samples": torch.zeros(M, n_keep, n_test, dtype=dt, device=dev),
-                "curve_loss": torch.zeros(M, -(-self.steps // self.trace_every()), dtype=torch.float64, device=dev)}
+                "curve_loss": torch.zeros(M, -(-self.steps // self.trace_every()), dtype=torch.float64, device=dev),
+                **({"sum_kread": torch.zeros(M, n_test, n_test, dtype=torch.float64, device=dev)}
+                   if len(ens.plan.dense) > 1 else {})}
 
     def step(self, ens, params, gens, xtr, ytr, k, ref_loss, noise_buffers):
         s2 = self._s2
@@ -163,6 +165,8 @@ class Langevin:
             acc["sum_f2"] += f * f
             acc["sum_loss"] += loss.to(torch.float64)
             acc["sum_qbar"] += readout_norm(ens, params).to(torch.float64)
+            if "sum_kread" in acc:
+                acc["sum_kread"] += ens.readout_kernel(params, xte)
             acc["count"] += 1
             train = getattr(self, "_train", None)
             if self.rao_blackwell and train is not None and "rb_sum_f" in acc:
@@ -182,6 +186,8 @@ class Langevin:
                 "qbar": acc["sum_qbar"].cpu().numpy() / n[:, 0, 0],
                 "rhat": split_rhat(samples) if ens.members > 1 else np.full(samples.shape[2:], np.nan),
                 "n_samples": kept}
+        if "sum_kread" in acc:
+            out["readout_kernel"] = acc["sum_kread"].cpu().numpy() / n
         if "curve_loss" in acc:
             out["curve_loss"] = acc["curve_loss"].cpu().numpy()
             out["curve_steps"] = list(range(1, self.steps + 1, self.trace_every()))

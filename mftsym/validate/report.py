@@ -1,7 +1,7 @@
 """Theory-vs-experiment reports: ``report.json`` (numbers) and ``report.md`` (+ PNG plots).
 
 For each width and observable (posterior/ensemble ``mean`` and ``var`` of the output on the test
-points) the report holds the theory values, the ensemble estimate, its standard error (across
+points, and for Langevin the posterior mean of the ``readout_kernel`` there) the report holds the theory values, the ensemble estimate, its standard error (across
 members; jackknife for the variance), the discrepancy in standard errors, and across widths a
 weighted log–log fit of the (noise-debiased) rms discrepancy |theory − experiment| against N.
 """
@@ -54,10 +54,13 @@ def width_summary(result: dict, predictions: dict, data) -> dict:
         var, var_se = jackknife(lambda s: s[..., 1].mean(0) - s[..., 0].mean(0) ** 2, np.stack([mf, mf2], -1))
         obs["mean" + suffix] = {"experiment": m, "se": m_se}
         obs["var" + suffix] = {"experiment": var, "se": var_se}
+    if "readout_kernel" in result:
+        k, k_se = mean_and_se(np.asarray(result["readout_kernel"], float))
+        obs["readout_kernel"] = {"experiment": k, "se": k_se}
     for key in obs:
         obs[key]["theory"], obs[key]["discrepancy"] = {}, {}
         for name, pred in predictions.items():
-            base = key.split("_")[0]
+            base = {"mean_rb": "mean", "var_rb": "var"}.get(key, key)
             if pred.get(base) is None:
                 continue
             obs[key]["theory"][name] = np.asarray(pred[base])

@@ -21,7 +21,8 @@ import numpy as np
 from .data import as_dataset
 from .runner import _dtype, fingerprint, run_ensemble
 
-_ARRAY_KEYS = ("mean_f", "mean_f2", "rb_mean_f", "rb_mean_f2", "train_loss", "qbar", "overlap", "norm2", "curve_f", "curve_loss")
+_ARRAY_KEYS = ("mean_f", "mean_f2", "rb_mean_f", "rb_mean_f2", "train_loss", "qbar", "overlap", "norm2", "curve_f", "curve_loss",
+               "readout_kernel")
 
 
 def _job_name(width, offset):

@@ -2,7 +2,9 @@
 
 A *theory* is a callable ``theory(spec, data, trainer=None) -> dict`` returning at least
 ``"mean"`` (prediction on ``data.x_test``, shape (P_test, out)) and optionally ``"var"``
-(shape (P_test, out)), ``"equations"`` (LaTeX strings for the report) and ``"order_parameters"``.
+(shape (P_test, out)), ``"readout_kernel"`` (the posterior mean of the readout kernel on the test
+points, (P_test, P_test); see :meth:`EnsembleNetwork.readout_kernel`), ``"equations"`` (LaTeX
+strings for the report) and ``"order_parameters"``.
 ``spec`` has its hidden widths set (e.g. ``spec.params["N1"] = N``), so a finite-width theory
 (kernel renormalization, ``mftsym.solve``) sees the width it must predict for.  Register more with
 :func:`register_theory` or pass ``theories={"name": callable}`` to :func:`mftsym.validate.validate`.
@@ -92,12 +94,14 @@ def gp_posterior(spec, data, trainer=None) -> dict:
     s2 = noise_var(spec, getattr(trainer, "noise_var", None))
     K, src = kernel_matrix(spec, data.x_train, kind="nngp")
     ks, _ = kernel_matrix(spec, data.x_test, data.x_train, kind="nngp")
-    kss = np.diag(kernel_matrix(spec, data.x_test, kind="nngp")[0])
+    Kss = kernel_matrix(spec, data.x_test, kind="nngp")[0]
+    kss = np.diag(Kss)
     A = K + s2 * np.eye(len(K))
     mean = ks @ _solve_psd(A, data.y_train)
     var = kss - np.einsum("ij,ji->i", ks, _solve_psd(A, ks.T))
     var = np.repeat(var[:, None], data.y_train.shape[1], axis=1)
     return {"mean": mean, "var": var, "kernel_source": src,
+            "readout_kernel": Kss,                 # the infinite-width posterior keeps the prior kernel
             "equations": [r"\bar f(x_*) = k_*^\top (K + \sigma^2 I)^{-1} y",
                           r"\mathrm{Var} f(x_*) = k_{**} - k_*^\top (K + \sigma^2 I)^{-1} k_*"],
             "order_parameters": {"noise_var": s2}}
@@ -173,32 +177,34 @@ def linear_network_posterior(spec, data, trainer=None, samples: int = 200_000, s
         XC = np.einsum("pa,sab->spb", X, C) * (c / d)
         K = np.einsum("spb,qb->spq", XC, X) + s2 * np.eye(P)
         ks = np.einsum("pa,sab,qb->spq", Xs, C, X) * (c / d)
-        kss = np.einsum("pa,sab,pb->sp", Xs, C, Xs) * (c / d)
+        Kss = np.einsum("pa,sab,qb->spq", Xs, C, Xs) * (c / d)                   # the readout kernel on x*
+        kss = np.diagonal(Kss, axis1=1, axis2=2)
         L = np.linalg.cholesky(K)
         sol = np.linalg.solve(K, np.broadcast_to(y, (chunk, *y.shape)))          # (S, P, out)
         logw = -np.log(np.diagonal(L, axis1=1, axis2=2)).sum(1) - 0.5 * np.einsum("spo,spo->s", sol, y[None] * 1.0)
         m = ks @ sol                                                              # (S, P*, out)
         v = kss - np.einsum("sij,sji->si", ks, np.linalg.solve(K, ks.transpose(0, 2, 1)))
-        num_m.append((logw, m, m * m + v[..., None]))
-    lmax = max(float(lw.max()) for lw, _, _ in num_m)
+        num_m.append((logw, m, m * m + v[..., None], Kss))
+    lmax = max(float(lw.max()) for lw, *_ in num_m)
     parts = []
-    for lw, m, m2 in num_m:
+    for lw, m, m2, kr in num_m:
         w = np.exp(lw - lmax)
-        parts.append((w.sum(), np.einsum("s,s...->...", w, m), np.einsum("s,s...->...", w, m2)))
+        parts.append((w.sum(), *(np.einsum("s,s...->...", w, a) for a in (m, m2, kr))))
     W = sum(p[0] for p in parts)
     mean = sum(p[1] for p in parts) / W
     m2 = sum(p[2] for p in parts) / W
+    kread = sum(p[3] for p in parts) / W
     batch = np.stack([p[1] / p[0] for p in parts])
     wfrac = np.array([p[0] for p in parts]) / W
     se = np.sqrt(np.sum(wfrac[:, None, None] ** 2 * (batch - mean) ** 2, 0) * len(parts) / (len(parts) - 1))
-    return {"mean": mean, "var": m2 - mean ** 2,
+    return {"mean": mean, "var": m2 - mean ** 2, "readout_kernel": kread,
             "equations": [r"\bar f = \frac{E_C[L(C)\, k_C^{*\top}(K_C+\sigma^2 I)^{-1}y]}{E_C[L(C)]},\ "
                           r"C = W^\top W/N \sim \mathrm{Wishart}",
                           r"L(C) = \mathcal N(y; 0, K_C + \sigma^2 I),\ K_C = c\, X C X^\top/d"],
             "kernel_source": "exact (Wishart importance sampling)",
             "order_parameters": {"mc_se_max": float(se.max()), "samples": n_chunks * chunk,
                                  "effective_samples": float(W ** 2 / sum(float(np.sum(np.exp(2 * (lw - lmax))))
-                                                                         for lw, _, _ in num_m))}}
+                                                                         for lw, *_ in num_m))}}
 
 
 def kernel_renormalization(spec, data, trainer=None) -> dict:

@@ -257,20 +257,26 @@ class EnsembleNetwork:
             h = h.expand(self.members, *h.shape)
         return h
 
+    def readout_kernel(self, params, x) -> torch.Tensor:
+        """The readout kernel on the rows of ``x``, (M, n, n) float64: the output's covariance given
+        every parameter but the readout's, k(x, x') = v_W m_W² φ(x)·φ(x') + v_b m_b² with φ the
+        readout's input.  Its prior mean is the NNGP kernel (exactly, for one hidden layer); its
+        posterior mean moves by O(1/N): the feature learning the GP limit leaves out."""
+        ro = self.plan.dense[-1]
+        phi = self.readout_features(params, x.to(self.dtype)).to(torch.float64)
+        kern = (ro.w_prior_var * ro.w_mult ** 2) * phi @ phi.transpose(1, 2)
+        if ro.has_bias:
+            kern = kern + ro.b_prior_var * ro.b_mult ** 2
+        return kern
+
     def conditional_readout_posterior(self, params, xtr, ytr, xte, noise_var):
         """Posterior mean and variance of the output on ``xte`` given every parameter but the readout's,
         ``(M, P*, out)`` each: the readout (W, b) is Gaussian a priori and the likelihood is Gaussian, so
         f | hidden ~ GP with kernel k(x, x') = v_W m_W² φ(x)·φ(x') + v_b m_b² (exact, any depth).
         Averaged over posterior samples of the hidden weights this is a Rao–Blackwellised estimator of
         the posterior mean (same expectation, smaller Monte Carlo variance)."""
-        ro = self.plan.dense[-1]
         n = len(xtr)
-        phi = self.readout_features(params, torch.cat([xtr.to(self.dtype), xte.to(self.dtype)], 0))
-        phi = phi.to(torch.float64)
-        c = ro.w_prior_var * ro.w_mult ** 2
-        kern = c * phi @ phi.transpose(1, 2)
-        if ro.has_bias:
-            kern = kern + ro.b_prior_var * ro.b_mult ** 2
+        kern = self.readout_kernel(params, torch.cat([xtr.to(self.dtype), xte.to(self.dtype)], 0))
         K, ks, kss = kern[:, :n, :n], kern[:, n:, :n], torch.diagonal(kern[:, n:, n:], dim1=1, dim2=2)
         A = K + noise_var * torch.eye(n, dtype=K.dtype, device=K.device)
         L = torch.linalg.cholesky(A)

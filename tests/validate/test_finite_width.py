@@ -6,10 +6,11 @@ import pytest
 import torch
 
 from mftsym.spec import Spec
-from mftsym.validate import Langevin, gp_posterior, run_ensemble, teacher_data
+from mftsym.validate import Langevin, gp_posterior, run_ensemble, teacher_data, validate
 from mftsym.validate.report import variance_chi2_z
 from mftsym.validate.theory import THEORIES, call_theory, linear_network_posterior
 from mftsym.validate.torch_network import EnsembleNetwork, network_plan
+from tests.tolerances import MC_SIGMAS
 
 from .conftest import linear_model_spec, make_spec
 
@@ -129,3 +130,33 @@ def test_ou_integrator_samples_the_prior_exactly():
         out[integ] = np.mean(acc)
     assert abs(out["ou"] - 1) < 0.02
     assert abs(out["euler"] - 1 / (1 - eps / 2)) < 0.03
+
+
+def test_readout_kernel_prior_mean_is_the_nngp():
+    """At initialisation (the prior) the readout kernel's mean over members is the NNGP kernel:
+    exactly in expectation for one hidden layer, so within Monte Carlo error."""
+    from mftsym.validate.observables import mean_and_se
+    from mftsym.validate.theory import kernel_matrix
+    from mftsym.validate.torch_network import member_generators
+    spec = make_spec("erf", bias_var=0.1)
+    x = np.random.default_rng(0).normal(size=(4, 3))
+    ens = EnsembleNetwork(network_plan(spec, 8, 3), 3000)
+    k = ens.readout_kernel(ens.init_params(member_generators(2, 3000)), torch.as_tensor(x)).numpy()
+    mean, se = mean_and_se(k)
+    K, _ = kernel_matrix(spec.with_params(N1=8), x, kind="nngp")
+    assert np.max(np.abs(mean - K) / se) < MC_SIGMAS
+
+
+def test_langevin_readout_kernel_matches_the_exact_linear_posterior(tmp_path):
+    """The posterior mean of the readout kernel of a one-hidden-layer linear network at N = 16:
+    the exact finite-N posterior (Wishart importance sampling) agrees with Langevin; the GP, whose
+    readout kernel is the prior one, is many standard errors off -- the feature learning of a
+    finite width, resolved."""
+    spec = linear_net_spec(noise_var=0.5)
+    base = teacher_data(8, 8, 8, noise_var=0.0, seed=3)
+    data = type(base)(base.x_train, 1.5 * base.y_train, base.x_test, 1.5 * base.y_test, base.meta)
+    rep = validate(spec, data, [16], 48, tmp_path, trainer=Langevin(step_size=1e-2, steps=3000, burn_in=500, thin=5),
+                   theory=("gp", "linear_exact"), progress=False, plots=False)
+    d = rep["widths"][0]["observables"]["readout_kernel"]["discrepancy"]
+    assert d["linear_exact"]["max_abs_z"] < MC_SIGMAS, d["linear_exact"]
+    assert d["gp"]["resolved"] and d["gp"]["max_abs_z"] > 3 * MC_SIGMAS, d["gp"]
