@@ -17,6 +17,7 @@ from functools import lru_cache
 
 import sympy as sp
 
+from ..spec.expressions import is_zero
 from .safe_correlation import SafeCorrelation
 from .wick import absorb_gaussian, isserlis
 
@@ -35,7 +36,7 @@ def erf_moment(k: int, l: int, c, d, A, B, C):
         return sp.S.Zero
     if n_erf == 0:
         return isserlis(k, l, A, B, C)
-    if B == 0 and ((k + (c is not None)) % 2):      # independent and the u-part is odd
+    if is_zero(B) and ((k + (c is not None)) % 2):      # independent and the u-part is odd
         return sp.S.Zero
     if k > 0:
         return A * _d_u(k - 1, l, c, d, A, B, C) + B * _d_v(k - 1, l, c, d, A, B, C)

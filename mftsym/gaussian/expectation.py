@@ -23,7 +23,7 @@ from functools import lru_cache
 import sympy as sp
 
 from ..errors import MftsymError
-from ..spec.expressions import X, as_expr
+from ..spec.expressions import X, as_expr, is_zero
 from .arccos import arccos_moment, rectified_poly_moment
 from .erf_family import erf_moment
 from .node import expectation_node
@@ -56,12 +56,12 @@ def _delta_1d(t: Term, A):
     h = u**t.k * sp.exp(-t.alpha * u**2 + t.beta * u)
     total = sp.S.Zero
     for i in range(j + 1):
-        if t.alpha == 0 and t.beta == 0:
+        if is_zero(t.alpha) and is_zero(t.beta):
             hi = sp.factorial(t.k) if i == t.k else sp.S.Zero
         else:
             hi = h.subs(u, 0)
             h = sp.diff(h, u)
-        if hi != 0:
+        if not is_zero(hi):
             total += sp.binomial(j, i) * hi * _density_derivative_at_0(j - i, A)
     return (-1) ** j * total / (c**j * sp.Abs(c))
 
@@ -69,7 +69,7 @@ def _delta_1d(t: Term, A):
 def _pair(tf: Term, tg: Term, A, B, C):
     """E[tf(u) tg(v)] for one pair of canonical terms (raises Unclosed)."""
     coef = tf.coef * tg.coef
-    trivial_g = tg.kind == SMOOTH and tg.k == 0 and tg.alpha == 0 and tg.beta == 0
+    trivial_g = tg.kind == SMOOTH and tg.k == 0 and is_zero(tg.alpha) and is_zero(tg.beta)
     if tf.kind == DELTA or tg.kind == DELTA:
         if tf.kind == DELTA and trivial_g:
             return coef * _delta_1d(tf, A)
@@ -77,7 +77,7 @@ def _pair(tf: Term, tg: Term, A, B, C):
     pref, A2, B2, C2 = absorb_gaussian(tf.alpha, tg.alpha, A, B, C)
     kinds = {tf.kind, tg.kind}
     if STEP in kinds:
-        if ERF in kinds or tf.beta != 0 or tg.beta != 0:
+        if ERF in kinds or not is_zero(tf.beta) or not is_zero(tg.beta):
             raise Unclosed(tf.as_expr() * tg.as_expr().subs(X, sp.Symbol("v")))
         s1, B2 = _flip(tf, B2)
         s2, B2 = _flip(tg, B2)
@@ -88,7 +88,7 @@ def _pair(tf: Term, tg: Term, A, B, C):
         else:
             val = rectified_poly_moment(tg.k, tf.k, C2, B2, A2)
         return coef * pref * s1 * s2 * val
-    if tf.beta != 0 or tg.beta != 0:
+    if not is_zero(tf.beta) or not is_zero(tg.beta):
         if ERF in kinds:
             raise Unclosed(tf.as_expr() * tg.as_expr().subs(X, sp.Symbol("v")))
         return coef * pref * shifted_moment(tf.k, tg.k, tf.beta, tg.beta, A2, B2, C2)
@@ -122,8 +122,8 @@ def _pair_exponentials(expr):
             E2, c2 = items[j]
             if j in used:
                 continue
-            conj = E1.has(sp.I) and sp.expand(E1.subs(sp.I, -sp.I) - E2) == 0
-            if conj or sp.expand(c1 - c2) == 0 or sp.expand(c1 + c2) == 0:
+            conj = E1.has(sp.I) and is_zero(sp.expand(E1.subs(sp.I, -sp.I) - E2))
+            if conj or is_zero(sp.expand(c1 - c2)) or is_zero(sp.expand(c1 + c2)):
                 mid, t = (E1 + E2) / 2, (E1 - E2) / 2
                 cp, cm = sp.expand(c1 + c2), sp.expand(c1 - c2)
                 out += sp.exp(mid) * (cp * sp.cosh(t) + cm * sp.sinh(t))

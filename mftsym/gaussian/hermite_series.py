@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import sympy as sp
 
-from ..spec.expressions import X, as_expr
+from ..spec.expressions import X, as_expr, is_zero
 
 
 def hermite_series(f, g, K11, K12, K22, order: int):
@@ -23,10 +23,10 @@ def hermite_series(f, g, K11, K12, K22, order: int):
     total = sp.S.Zero
     fn, gn = f, g
     for n in range(int(order) + 1):
-        if fn == 0 or gn == 0:
+        if is_zero(fn) or is_zero(gn):
             break
         c = gaussian_expectation(fn, 1, K11, 0, 1)
-        d = gaussian_expectation(gn, 1, K22, 0, 1) if c != 0 else sp.S.Zero
+        d = gaussian_expectation(gn, 1, K22, 0, 1) if not is_zero(c) else sp.S.Zero
         total += c * d * K12**n / sp.factorial(n)
         fn, gn = sp.diff(fn, X), sp.diff(gn, X)
     return total

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import sympy as sp
 
-from ..spec.expressions import X, as_expr
+from ..spec.expressions import X, as_expr, is_zero
 
 SMOOTH, ERF, STEP, DELTA = "smooth", "erf", "step", "delta"
 
@@ -57,21 +57,21 @@ def _linear_coeff(arg):
     if not arg.has(X):
         return None
     c = sp.diff(arg, X)
-    if c.has(X) or sp.expand(arg - c * X) != 0:
+    if c.has(X) or not is_zero(sp.expand(arg - c * X)):
         return None
     return c
 
 
 def _max_rule(*args):
-    if len(args) == 2 and sp.S.Zero in args:
-        y = args[0] if args[1] == 0 else args[1]
+    if len(args) == 2 and any(is_zero(a) for a in args):
+        y = args[0] if is_zero(args[1]) else args[1]
         return y * sp.Heaviside(y)
     return sp.Max(*args)
 
 
 def _min_rule(*args):
-    if len(args) == 2 and sp.S.Zero in args:
-        y = args[0] if args[1] == 0 else args[1]
+    if len(args) == 2 and any(is_zero(a) for a in args):
+        y = args[0] if is_zero(args[1]) else args[1]
         return y * sp.Heaviside(-y)
     return sp.Min(*args)
 
@@ -156,6 +156,6 @@ def decompose(expr):
     terms = []
     for product in sp.Add.make_args(canonical_form(expr)):
         t = _classify(product)
-        if t is not None and t.coef != 0:
+        if t is not None and not is_zero(t.coef):
             terms.append(t)
     return terms

@@ -16,6 +16,8 @@ from functools import lru_cache
 
 import sympy as sp
 
+from ..spec.expressions import is_zero
+
 
 def _dfact(n: int) -> int:
     return 1 if n <= 0 else int(sp.factorial2(n))
@@ -38,7 +40,7 @@ def isserlis(k: int, l: int, A, B, C):
 @lru_cache(maxsize=4096)
 def absorb_gaussian(a, b, A, B, C):
     """(prefactor, A', B', C') with E_K[e^{-a u^2 - b v^2} F] = prefactor * E_{K'}[F]."""
-    if a == 0 and b == 0:
+    if is_zero(a) and is_zero(b):
         return sp.S.One, A, B, C
     d1, d2 = 2 * a, 2 * b
     delta = A * C - B**2
@@ -52,7 +54,7 @@ def absorb_gaussian(a, b, A, B, C):
 @lru_cache(maxsize=4096)
 def shifted_moment(k: int, l: int, bu, bv, A, B, C):
     """E[u^k v^l exp(bu u + bv v)] = exp(L^T K L / 2) E[(u + m1)^k (v + m2)^l], m = K L."""
-    if bu == 0 and bv == 0:
+    if is_zero(bu) and is_zero(bv):
         return isserlis(k, l, A, B, C)
     m1 = A * bu + B * bv
     m2 = B * bu + C * bv
@@ -60,6 +62,6 @@ def shifted_moment(k: int, l: int, bu, bv, A, B, C):
     for i in range(k + 1):
         for j in range(l + 1):
             mom = isserlis(i, j, A, B, C)
-            if mom != 0:
+            if not is_zero(mom):
                 total += sp.binomial(k, i) * sp.binomial(l, j) * m1 ** (k - i) * m2 ** (l - j) * mom
     return sp.exp((bu**2 * A + 2 * bu * bv * B + bv**2 * C) / 2) * total

@@ -24,7 +24,7 @@ from ..derive.derivation import Definition, Derivation
 from ..derive.kernels import INPUT_SYMBOLS, INPUT_LATEX
 from ..gaussian import GaussianExpectation, SafeCorrelation, gaussian_expectation
 from ..spec import X
-from ..spec.expressions import as_expr
+from ..spec.expressions import as_expr, is_zero
 from ._common import dense_blocks, derivative, effective_weight_vars
 
 _k = sp.Symbol("k", positive=True)
@@ -118,22 +118,22 @@ def derive_deep_recursion(spec) -> Derivation:
             vsym, gsym = _s(f"V{l}", positive=False), _s(f"Gone{l}", positive=False)
             vexpr = cw**2 * (_s(f"phifour{prev}") - g**2)
             gexpr = sp.S.Zero
-            if V != 0:
+            if not is_zero(V):
                 vexpr += ratio * chi**2 * V
-                gexpr = ratio * (chi * G1 + cw / 2 * _s(f"ddg{prev}", positive=False) * V) if G1 != 0 else \
+                gexpr = ratio * (chi * G1 + cw / 2 * _s(f"ddg{prev}", positive=False) * V) if not is_zero(G1) else \
                     ratio * cw / 2 * _s(f"ddg{prev}", positive=False) * V
             defs.append(Definition(vsym, vexpr, rf"V^{{({l})}}", "four-point vertex"))
             Vl = vsym
-            if gexpr != 0:
+            if not is_zero(gexpr):
                 defs.append(Definition(gsym, gexpr, rf"G^{{\{{1\}}({l})}}", "1/n correction to the kernel"))
                 G1l = gsym
             else:
                 G1l = sp.S.Zero
         K, V, G1 = Kl, Vl, G1l
         outputs[f"K{l}"] = Kl
-        if Vl != 0:
+        if not is_zero(Vl):
             outputs[f"V{l}"] = Vl
-        if G1l != 0:
+        if not is_zero(G1l):
             outputs[f"G1_{l}"] = G1l
         if l < L:
             mom = single_input_moments(phi)
@@ -152,9 +152,9 @@ def derive_deep_recursion(spec) -> Derivation:
         defs.append(Definition(kappa, sp.S.Zero, r"\kappa_4", "Gaussian: no hidden layer"))
         defs.append(Definition(second, K, r"\mathbb{E}[f^2]", ""))
     outputs.update(K=K, kappa4=kappa, second_moment=second)
-    if V != 0:
+    if not is_zero(V):
         outputs["V"] = V
-    if G1 != 0:
+    if not is_zero(G1):
         outputs["G1"] = G1
     notes = (r"Single-input finite-width recursion (Roberts, Yaida \& Hanin 2022): $K$ kernel, $V$ four-point "
              r"vertex with $\mathbb{E}[z^4]-3\mathbb{E}[z^2]^2 = 3V/n$, $G^{\{1\}}$ the $1/n$ shift of the "

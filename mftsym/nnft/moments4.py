@@ -23,7 +23,7 @@ import numpy as np
 import sympy as sp
 
 from ..spec import X
-from ..spec.expressions import as_expr
+from ..spec.expressions import as_expr, is_zero
 
 PAIRS4 = tuple((a, b) for a in range(4) for b in range(a, 4))   # (0,0), (0,1), ... (3,3)
 DEFAULT_ORDER = None   # per-rank defaults RANK_ORDERS; an integer applies to every rank
@@ -90,7 +90,7 @@ def _shifted(ks, mu, K, memo):
     total = sp.S.Zero
     for js in itertools.product(*(range(k + 1) for k in ks)):
         c = sp.Mul(*[sp.binomial(k, j) * mu[a] ** (k - j) for a, (k, j) in enumerate(zip(ks, js))])
-        if c != 0:
+        if not is_zero(c):
             total += c * _wick(js, K, memo)
     return total
 

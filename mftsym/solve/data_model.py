@@ -30,7 +30,7 @@ from ..derive.derivation import Definition, Derivation
 from ..errors import ConvergenceError, EvaluationError, SpecError
 from ..gaussian import gaussian_expectation
 from ..spec import X
-from ..spec.expressions import as_expr, make_symbol, parse_expression
+from ..spec.expressions import as_expr, is_zero, make_symbol, parse_expression
 from .adaptive import two_layer
 from .common import _value, noise_expression, readout_variance_expr
 from .solution import Saddle, Solution
@@ -73,7 +73,7 @@ def _teacher(spec):
     for k in range(deg + 1):
         Hk = parse_expression(f"He{k}(x)", "teacher", allowed_symbols={"x"})
         ck = sp.simplify(gaussian_expectation(T.subs(_Z, X) * Hk, 1, 1, 0, 1) / factorial(k))
-        if ck != 0:
+        if not is_zero(ck):
             coeffs[k] = ck
     if not coeffs:
         raise SpecError("the teacher is zero", "data.teacher")

@@ -94,6 +94,22 @@ def make_symbol(name: str) -> sp.Symbol:
     return sp.Symbol(name, **_SYMBOL_ASSUMPTIONS)
 
 
+def is_zero(value) -> bool:
+    """True when ``value`` is exactly zero: a Python number equal to 0, or a SymPy object whose
+    ``is_zero`` is True.
+
+    Use this instead of ``expr == 0`` / ``expr != 0``: under SymPy >= 1.13 ``Float(0.0) == 0`` is
+    False (structural equality), so a float zero from a spec (``bias_var = 0.0``) or from float
+    coefficients would count as non-zero.  An expression whose zero-ness SymPy cannot decide (a free
+    symbol) is not zero.
+    """
+    if isinstance(value, sp.Basic):
+        return value.is_zero is True
+    if isinstance(value, numbers.Number):
+        return value == 0
+    raise ExpressionError(f"cannot test {type(value).__name__} {value!r} for zero")
+
+
 def as_expr(value, where: str | None = None) -> sp.Basic:
     """A SymPy object from a SymPy object or a number; a string goes through :func:`parse_expression`.
 

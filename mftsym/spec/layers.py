@@ -18,7 +18,7 @@ import sympy as sp
 
 from ..errors import SpecError
 from .activations import ActivationFunction, resolve_activation
-from .expressions import parse_expression
+from .expressions import is_zero, parse_expression
 
 
 def _check_variance(value, where: str) -> sp.Expr:
@@ -67,7 +67,7 @@ class Dense:
 
     @property
     def has_bias(self) -> bool:
-        return self.bias_var != 0
+        return not is_zero(self.bias_var)
 
     def to_dict(self) -> dict:
         d = {"type": "dense", "width": _to_data(self.width), "weight_var": _to_data(self.weight_var)}
