@@ -1,7 +1,8 @@
 """Command-line interface: ``mftsym derive | kernel | ...``.
 
 Each subcommand is a small function; stages contributed by other modules register through
-``add_parser(subparsers)`` / ``run(args)`` pairs listed in ``_PLUGINS`` (imported lazily).
+``add_parser(subparsers)`` / ``run(args)`` pairs listed in ``_PLUGINS`` (imported lazily).  Helpers
+the subcommands share (``load_cli_spec``) live in :mod:`mftsym.cli_common`: no stage imports this module.
 """
 
 from __future__ import annotations
@@ -11,7 +12,8 @@ import importlib
 import sys
 from pathlib import Path
 
-from .errors import MftsymError, SpecError
+from .cli_common import load_cli_spec
+from .errors import MftsymError
 
 #: module path -> subcommand it provides (add_parser(subparsers) and run(args)).
 _PLUGINS = {
@@ -19,28 +21,6 @@ _PLUGINS = {
     "mftsym.validate.cli": "validate",
     "mftsym.nnft.cli": "criticality",
 }
-
-
-def _parse_set(items) -> dict:
-    out = {}
-    for item in items or []:
-        name, sep, value = item.partition("=")
-        if not sep or not name.strip():
-            raise SpecError(f"--set expects NAME=VALUE, got {item!r}")
-        try:
-            out[name.strip()] = float(value)
-        except ValueError:
-            raise SpecError(f"--set {name.strip()}: value must be a number, got {value!r}") from None
-    return out
-
-
-def load_cli_spec(path, sets=None):
-    """The spec at ``path`` (or a built-in example ``example:NAME``) with --set overrides."""
-    from . import example_spec
-    from .spec import Spec
-    spec = example_spec(path.split(":", 1)[1]) if str(path).startswith("example:") else Spec.from_toml(path)
-    overrides = _parse_set(sets)
-    return spec.with_params(**overrides) if overrides else spec
 
 
 def _cmd_derive(args):

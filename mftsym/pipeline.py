@@ -30,7 +30,6 @@ def run_pipeline(spec, out_dir, *, input_dim: int = 8, n_train: int = 48, n_test
     from .solve.api import solve
     from .solve.derive import derive_theory
     from .validate import Langevin, teacher_data, validate
-    from .validate.theory import THEORIES
 
     t0 = time.perf_counter()
     spec = load_spec(spec)
@@ -52,7 +51,7 @@ def run_pipeline(spec, out_dir, *, input_dim: int = 8, n_train: int = 48, n_test
     log(f"[2/3] solved {solution.theory}: {ops} (converged={solution.converged}, residual={solution.residual:.2e})"
         f" -> {out / 'solution.json'}")
 
-    theories = [name for name in ("gp", solution.theory) if name in THEORIES]
+    theories = list(dict.fromkeys(("gp", solution.theory)))       # the NNGP reference and the spec's theory
     trainer = Langevin(step_size=step_size, steps=steps, burn_in=steps // 4, thin=10)
     report = validate(spec, data, widths, ensemble, out / "validation", trainer=trainer, theory=theories,
                       seed=seed, progress=progress, device=device)

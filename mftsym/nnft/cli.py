@@ -13,7 +13,7 @@ def add_parser(subparsers):
 
 
 def run(args) -> int:
-    from ..cli import load_cli_spec
+    from ..cli_common import load_cli_spec
     from .critical import criticality
     spec = load_cli_spec(args.spec, args.set)
     print(criticality(spec).report())

@@ -33,6 +33,7 @@ from ..errors import ConvergenceError, EvaluationError, SpecError
 from ..gaussian import gaussian_expectation
 from ..spec import Dense, X
 from ..spec.layers import Nonlinearity
+from .anderson import anderson_mixing
 from .common import _value, as_inputs, as_targets, noise_expression, noise_value, readout, readout_variance_expr
 from .solution import Saddle, Solution
 
@@ -185,38 +186,6 @@ class _Setup:
         return Qs @ t, qss - np.einsum("ij,jk,ik->i", Qs, A, Qs)
 
 
-def _anderson(fixed_map, x0, tol, max_iter, beta, m=6):
-    """Anderson-accelerated fixed point x = F(x); returns (x, residual, iterations, ok)."""
-    xs, fs = [], []
-    x = x0
-    res = np.inf
-    for it in range(1, max_iter + 1):
-        fx = fixed_map(x)
-        if fx is None:
-            if not xs:
-                return x, np.inf, it, False
-            # the closure broke down at x: step back towards the last good iterate
-            x = 0.5 * (x + xs[-1])
-            continue
-        r = fx - x
-        res = np.linalg.norm(r) / max(np.linalg.norm(x), 1e-300)
-        if res < tol:
-            return fx, res, it, True
-        xs.append(x.copy())
-        fs.append(r.copy())
-        if len(xs) > m:
-            xs.pop(0)
-            fs.pop(0)
-        if len(xs) > 1:
-            dF = np.array([fs[i + 1] - fs[i] for i in range(len(fs) - 1)]).T
-            dX = np.array([xs[i + 1] - xs[i] for i in range(len(xs) - 1)]).T
-            gamma, *_ = np.linalg.lstsq(dF, r, rcond=None)
-            x = x + beta * r - (dX + beta * dF) @ gamma
-        else:
-            x = x + beta * r
-    return x, res, max_iter, False
-
-
 def _solve_gaussian(st, tol, max_iter, beta):
     D = len(st.L0)
     iu = np.triu_indices(D)
@@ -234,11 +203,11 @@ def _solve_gaussian(st, tol, max_iter, beta):
         return None if new is None else new[iu]
 
     Sig0 = np.linalg.inv(st.L0)
-    v, res, its, ok = _anderson(fmap, Sig0[iu], tol, max_iter, beta)
+    v, res, its, ok = anderson_mixing(fmap, Sig0[iu], tol, max_iter, beta)
     if not ok:
         # fall back on minimising S(Σ) over Σ = L Lᵀ (always positive definite), then polish
         Lm = minimise_action(st)
-        v, res, its2, ok = _anderson(fmap, (Lm @ Lm.T)[iu], tol, max_iter, beta)
+        v, res, its2, ok = anderson_mixing(fmap, (Lm @ Lm.T)[iu], tol, max_iter, beta)
         its += its2
     return unpack(v), res, its, ok
 

@@ -35,7 +35,7 @@ def _values(text):
 
 
 def run(args) -> int:
-    from ..cli import load_cli_spec
+    from ..cli_common import load_cli_spec
     from ..io import atomic_write_json
     from .common import theory_kind
     spec = load_cli_spec(args.spec, args.set)
@@ -60,7 +60,7 @@ def run(args) -> int:
 
 
 def run_sweep(args) -> int:
-    from ..cli import load_cli_spec
+    from ..cli_common import load_cli_spec
     from ..io import atomic_write_json
     spec = load_cli_spec(args.spec, args.set)
     values = _values(args.values)
@@ -91,8 +91,8 @@ def add_parser(subparsers) -> None:
     p.add_argument("spec", help="spec TOML file, or example:NAME")
     p.add_argument("--data", metavar="DATA.npz", help="x_train, y_train, x_test (omit for a symbolic [data] model)")
     p.add_argument("--out", required=True, metavar="RESULT.json")
-    p.add_argument("--theory", choices=["gp", "kernel_renormalization", "adaptive_kernel"],
-                   help="override [theory] kind")
+    from .registry import solvable_theories
+    p.add_argument("--theory", choices=list(solvable_theories()), help="override [theory] kind")
     p.add_argument("--strategy", choices=["gaussian", "langevin"], help="adaptive kernel: per-neuron strategy")
     p.add_argument("--confirm", action="store_true", help="confirm the root with mpmath (kernel renormalization)")
     p.add_argument("--set", action="append", metavar="NAME=VALUE", help="override a [params] value")

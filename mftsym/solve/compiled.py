@@ -14,7 +14,7 @@ import numpy as np
 import sympy as sp
 from ..compile.backends import NAMESPACES, lambdify_expr
 from ..errors import EvaluationError
-from .derive import LAM, NOISE, Y2
+from .symbols import LAM, NOISE, Y2
 
 CACHE_LOCK = threading.Lock()
 

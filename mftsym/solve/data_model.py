@@ -31,7 +31,8 @@ from ..errors import ConvergenceError, EvaluationError, SpecError
 from ..gaussian import gaussian_expectation
 from ..spec import X
 from ..spec.expressions import as_expr, is_zero, make_symbol, parse_expression
-from .adaptive import two_layer
+from .adaptive import adaptive_derivation, two_layer
+from .anderson import anderson_mixing
 from .common import _value, noise_expression, readout_variance_expr
 from .solution import Saddle, Solution
 
@@ -238,7 +239,6 @@ def _solve_tau(num, starts, tol, max_iter, beta):
     """Self-consistent τ from several starts (continuation first); (τ, residual, iterations)."""
     from scipy.optimize import root
 
-    from .adaptive import _anderson
     noise = num.vals["noise"]
     scale = np.maximum(np.abs(num.c), 1e-300)
     resid = lambda tau: (noise * tau - num.c + num.fbar(tau)) / scale  # noqa: E731
@@ -257,7 +257,7 @@ def _solve_tau(num, starts, tol, max_iter, beta):
                 return best, res, its
     # fall back on damped Anderson mixing of tau = (c - fbar(tau)) / noise from the best point found
     fmap = lambda t: (num.c - num.fbar(t)) / noise  # noqa: E731
-    tau, _, its2, _ = _anderson(fmap, best if best is not None else num.c / noise, tol, max_iter, beta)
+    tau, _, its2, _ = anderson_mixing(fmap, best if best is not None else num.c / noise, tol, max_iter, beta)
     r = float(np.max(np.abs(resid(tau))))
     if r < res:
         best, res = tau, r
@@ -429,6 +429,15 @@ def locate_transition(spec, param, sol_a, sol_b, va, vb, jump_tol=None, xtol=1e-
     return out
 
 
+def adaptive_kernel_derivations(spec) -> list:
+    """The adaptive-kernel equations, and their data-model reduction when the spec has a symbolic
+    ``[data] inputs = "gaussian"`` model (the registry's derivation of ``"adaptive_kernel"``)."""
+    out = [adaptive_derivation(spec)]
+    if spec.data is not None and spec.data.get("inputs") == "gaussian":
+        out.append(data_model_theory(spec).derivation)
+    return out
+
+
 def sweep_data_model(spec, param: str, values, plot=None, refine=True, jump_tol=None) -> dict:
     """Solve along ``param`` (a [params] name) with continuation; locate first-order transitions.
 
@@ -477,5 +486,5 @@ def sweep_data_model(spec, param: str, values, plot=None, refine=True, jump_tol=
     return out
 
 
-__all__ = ["DataModelTheory", "data_model_theory", "locate_transition", "solve_data_model",
+__all__ = ["DataModelTheory", "adaptive_kernel_derivations", "data_model_theory", "locate_transition", "solve_data_model",
            "sweep_data_model"]

@@ -25,11 +25,9 @@ import sympy as sp
 from ..derive.derivation import Definition, Derivation
 from ..errors import SpecError
 from .common import hidden_layers, noise_expression, readout, readout_variance_expr, theory_kind
+from .registry import get_theory
+from .symbols import LAM, NOISE, Y2
 
-#: One eigenmode of the training kernel: eigenvalue λ_μ and squared projected target ỹ_μ².
-LAM = sp.Symbol("lam", nonnegative=True)
-Y2 = sp.Symbol("y2", nonnegative=True)
-NOISE = sp.Symbol("noise", positive=True)
 _MU = sp.Symbol("mu", integer=True, positive=True)
 _P = sp.Symbol("P", positive=True, integer=True)
 _LAM_I = sp.IndexedBase("lambda")
@@ -162,18 +160,20 @@ def gp_derivation(spec) -> Derivation:
 
 
 def derive_theory(spec) -> list:
-    """The action and saddle-point equations the spec's [theory] asks for, as Derivations."""
-    kind = theory_kind(spec)
-    if kind == "gp":
-        return [gp_derivation(spec)]
-    if kind == "kernel_renormalization":
-        return [renormalization_theory(spec).derivation]
-    from .adaptive import adaptive_derivation
-    out = [adaptive_derivation(spec)]
-    if spec.data is not None and spec.data.get("inputs") == "gaussian":
-        from .data_model import data_model_theory
-        out.append(data_model_theory(spec).derivation)
-    return out
+    """The action and saddle-point equations the spec's [theory] asks for, as Derivations (the
+    ``derive`` of its entry in :mod:`mftsym.solve.registry`)."""
+    return get_theory(theory_kind(spec)).derivations(spec)
 
 
-__all__ = ["LAM", "ModeAction", "NOISE", "Y2", "derive_theory", "gp_derivation", "renormalization_theory"]
+def gp_derivations(spec) -> list:
+    """[the GP posterior] (the registry's derivation of ``"gp"``)."""
+    return [gp_derivation(spec)]
+
+
+def renormalization_derivations(spec) -> list:
+    """[the kernel-renormalization action] (the registry's derivation of ``"kernel_renormalization"``)."""
+    return [renormalization_theory(spec).derivation]
+
+
+__all__ = ["LAM", "ModeAction", "NOISE", "Y2", "derive_theory", "gp_derivation", "gp_derivations",
+           "renormalization_derivations", "renormalization_theory"]
