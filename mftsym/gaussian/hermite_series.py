@@ -1,4 +1,4 @@
-"""Dual-activation (Hermite) series (Daniely, Frostig & Singer 2016; see THEORY.md section 1):
+"""Dual-activation (Hermite) series (Daniely, Frostig & Singer 2016; see docs/theory/nngp_ntk.md):
 
     E[f(u) g(v)] = sum_{n>=0} c_n(K11) d_n(K22) K12^n / n!,
     c_n(K) = E_{z~N(0,K)}[f^(n)(z)],  d_n(K) = E_{z~N(0,K)}[g^(n)(z)].

@@ -1,5 +1,5 @@
 """Finite width: the NNFT action, connected correlators, deep recursions, criticality and the
-1/N-corrected posterior mean (THEORY.md section 6).
+1/N-corrected posterior mean (docs/theory/nnft.md).
 
 Public API::
 

@@ -1,4 +1,4 @@
-r"""The NNFT action to O(1/N) (Halverson, Maiti & Stoner 2021; THEORY.md section 6).
+r"""The NNFT action to O(1/N) (Halverson, Maiti & Stoner 2021; docs/theory/nnft.md).
 
 On a finite set of inputs, with K = G2 and G4c the connected four-point function (Edgeworth
 expansion at tree level)::

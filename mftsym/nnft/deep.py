@@ -1,7 +1,7 @@
 r"""Finite-width recursions of a deep network at a single input (Roberts, Yaida & Hanin 2022).
 
 With C_W, C_b the prior variances of dense layer l+1, n_l its fan-in, g(K) = <phi(z)^2>_K and
-z ~ N(0, K) (THEORY.md section 6)::
+z ~ N(0, K) (docs/theory/nnft.md)::
 
     K^{l+1}    = C_b + C_W g(K^l)
     chi_par^l  = C_W g'(K^l)         chi_perp^l = C_W <phi'(z)^2>_{K^l}

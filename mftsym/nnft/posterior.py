@@ -30,7 +30,7 @@ Two evaluation paths (``method``):
 * ``"tensor"`` (the reference): the full G4c over all P + T points by quadrature
   (:func:`~mftsym.nnft.single_layer.connected_four_point_tensor`; cost ~ (P + T)^4 / 24 four-point
   moments), and the variance by exact Gauss-Hermite quadrature of the Edgeworth conditional.
-* ``"contract"``: with G4c = (C_W^2/N)[3 M4 - (M (x) M + 2 perms)] (THEORY.md section 6) the
+* ``"contract"``: with G4c = (C_W^2/N)[3 M4 - (M (x) M + 2 perms)] (docs/theory/nnft.md) the
   M (x) M parts contract exactly with matrix products, e.g. for the pairing sum Pair(M)::
 
       Pair[e, u, u, u]        = 3 (e.M.u)(u.M.u)

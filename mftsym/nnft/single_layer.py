@@ -1,5 +1,5 @@
 r"""One hidden layer at finite width: G2, the connected four-point function G4c and their compiled
-forms as functions of four input points (Halverson, Maiti & Stoner 2021; THEORY.md section 6).
+forms as functions of four input points (Halverson, Maiti & Stoner 2021; docs/theory/nnft.md).
 
 For f(x) = sum_i w_i phi(z_i(x)) + b with w_i ~ N(0, C_W/N), b ~ N(0, C_b), z ~ GP(0, K1)::
 

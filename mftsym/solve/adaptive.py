@@ -1,4 +1,4 @@
-r"""Adaptive kernels on data arrays (THEORY.md section 4; Seroussi, Naveh & Ringel 2023; Rubin,
+r"""Adaptive kernels on data arrays (docs/theory/adaptive_kernel.md; Seroussi, Naveh & Ringel 2023; Rubin,
 Seroussi & Ringel 2024) for a two-layer network f(x) = Σ_i a_i φ(w_i·x̃).
 
 Per-neuron action, background (Q, t̄) fixed (x̃ = (x, 1) when the hidden layer has a bias):

@@ -1,4 +1,4 @@
-r"""Adaptive kernel on a symbolic data model (THEORY.md section 4): Gaussian inputs x ~ N(0, I_d)
+r"""Adaptive kernel on a symbolic data model (docs/theory/adaptive_kernel.md, "Data-model reduction"): Gaussian inputs x ~ N(0, I_d)
 and a teacher y = Σ_k c_k He_k(z), z = w*·x, |w*| = 1, n training samples (population limit).
 
 For one hidden neuron w (prior N(0, σ_w²/d I)), (z, w·x) is Gaussian with covariance

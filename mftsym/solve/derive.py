@@ -1,4 +1,4 @@
-r"""Actions and saddle-point equations derived from a spec (THEORY.md sections 1-4).
+r"""Actions and saddle-point equations derived from a spec (docs/theory/nngp_ntk.md, kernel_renormalization.md, deep_linear.md).
 
 Kernel renormalization (Pacelli et al. 2023; Li & Sompolinsky 2021).  Integrating out the readout
 ``a ~ N(0, σ_a²/N_L)`` (Gaussian, exact) leaves a Gaussian process in the outputs whose kernel is
@@ -66,7 +66,7 @@ class ModeAction:
 
     def zero_noise_gradient(self):
         """∂S/∂v at σ² = 0 with Σ_μ ỹ_μ²/λ_μ = P r (and the mode sum done), for the closed forms
-        of THEORY.md section 3.  Returns (gradient expressions, symbols P, r)."""
+        of docs/theory/deep_linear.md.  Returns (gradient expressions, symbols P, r)."""
         P, r = sp.Symbol("P", positive=True), sp.Symbol("r", positive=True)
         m0 = sp.expand_log(self.mode.subs(NOISE, 0), force=True)
         out = []
@@ -109,7 +109,7 @@ def _renormalization(net, noise) -> ModeAction:
         kind = "deep linear network, one renormalization variable per layer (Li & Sompolinsky 2021)"
     else:
         kind = ("deep nonlinear network: the deep-linear action with the nonlinear NNGP (an "
-                "approximation beyond one hidden layer, THEORY.md section 3)")
+                "approximation beyond one hidden layer, docs/theory/deep_linear.md)")
     Kro = sp.Symbol("K_ro", positive=True)
     defs = [_noise_definition(noise),
             Definition(Kro, readout_variance_expr(net), r"\sigma_a^2",
@@ -156,7 +156,7 @@ def gp_derivation(spec) -> Derivation:
                        "S", "negative log evidence (without the P/2 ln 2 pi constant)"))
     return Derivation(title="Gaussian-process posterior (infinite width)", inputs=(), definitions=defs,
                       outputs={"mean": fbar, "variance": var, "action": S}, input_latex={NOISE: r"\sigma^2"},
-                      notes=(r"$K$: the NNGP of the spec on the training inputs (THEORY.md section 1).",))
+                      notes=(r"$K$: the NNGP of the spec on the training inputs (docs/theory/nngp_ntk.md).",))
 
 
 def derive_theory(spec) -> list:

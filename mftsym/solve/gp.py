@@ -1,4 +1,4 @@
-"""The Gaussian-process posterior (infinite width, THEORY.md section 1): the reference every
+"""The Gaussian-process posterior (infinite width, docs/theory/nngp_ntk.md): the reference every
 finite-width theory reduces to."""
 
 from __future__ import annotations

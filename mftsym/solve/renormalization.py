@@ -1,4 +1,4 @@
-"""Kernel renormalization (THEORY.md sections 2-3): prepare the spectrum once, then solve the
+"""Kernel renormalization (docs/theory/kernel_renormalization.md, docs/theory/deep_linear.md): prepare the spectrum once, then solve the
 saddle-point equations with scipy (single), torch (batched Newton over a parameter grid) or mpmath
 (high-precision confirmation of a root).
 

@@ -1,6 +1,6 @@
 """Langevin sampling of the exact Bayesian posterior of a finite-width network.
 
-Target (THEORY.md section 0):  p(θ | D) ∝ p₀(θ) exp(−Σ_μ (f(x_μ) − y_μ)² / (2σ²)),  with p₀ the
+Target (docs/theory/conventions.md):  p(θ | D) ∝ p₀(θ) exp(−Σ_μ (f(x_μ) − y_μ)² / (2σ²)),  with p₀ the
 spec's Gaussian prior on the raw parameters (see :mod:`.torch_network`).  With the potential
 U(θ) = Σ θ²/(2 v_θ) + Σ_μ (f − y)²/(2σ²) and the constant diagonal preconditioner v_θ (each raw
 parameter's prior variance) the dynamics is dθ = −v_θ ∇U dt + √(2 v_θ) dW, whose stationary

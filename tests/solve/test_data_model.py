@@ -28,7 +28,7 @@ def test_reduced_action_is_explicit_and_matches_identity():
     th = data_model_theory(_spec())
     assert th.modes == (1, 3)
     m1 = th.m[0]
-    # THEORY.md section 4: E[erf(w.x) He1(w*.x)] = (2/sqrt(pi)) (w.w*)/sqrt(1 + 2|w|^2)
+    # docs/theory/adaptive_kernel.md: E[erf(w.x) He1(w*.x)] = (2/sqrt(pi)) (w.w*)/sqrt(1 + 2|w|^2)
     expected = 2 / sp.sqrt(sp.pi) * PHI / sp.sqrt(1 + 2 * (PHI ** 2 + RPERP))
     assert sp.simplify(m1 - expected) == 0
     assert not th.action.has(sp.Integral) and "\\Phi" in th.derivation.latex()

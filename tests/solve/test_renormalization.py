@@ -99,7 +99,7 @@ def test_unequal_widths_balance(data):
     sol = solve_kernel_renormalization(spec, x, y)
     u1, u2 = sol.order_parameters["u1"], sol.order_parameters["u2"]
     assert u1 != pytest.approx(u2, rel=1e-3)
-    # every layer feels the same data force: N_l (u_l - 1) is layer independent (THEORY.md section 3)
+    # every layer feels the same data force: N_l (u_l - 1) is layer independent (docs/theory/deep_linear.md)
     assert 20 * (u1 - 1) == pytest.approx(60 * (u2 - 1), rel=1e-8)
 
 

@@ -1,5 +1,5 @@
 """NNFT posterior study: does the O(1/N) correction move the GP prediction toward finite-width
-Langevin ensembles?  (issue 5; THEORY.md section 6)
+Langevin ensembles?  (issue 5; docs/theory/nnft.md)
 
     python validation/nnft_posterior/run.py [--quick | --stepsize]
 
