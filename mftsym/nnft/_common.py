@@ -1,55 +1,13 @@
-"""Shared helpers: the layer stages of a spec, activation derivatives, symbols."""
+"""Shared helpers: activation derivatives; the layer stages of a spec come from
+:mod:`mftsym.derive.blocks`."""
 
 from __future__ import annotations
 
 import sympy as sp
 
+from ..derive.blocks import dense_blocks, effective_weight_vars, stages  # noqa: F401  (the shared rules)
 from ..errors import MftsymError
-from ..spec import Dense, Nonlinearity, X
-from ..spec.activations import ActivationFunction
-
-
-def stages(network):
-    """The layers with consecutive activations composed: [Dense | ActivationFunction, ...]."""
-    out = []
-    for layer in network.layers:
-        if isinstance(layer, Nonlinearity):
-            fn = layer.fn
-            if out and isinstance(out[-1], ActivationFunction):
-                prev = out[-1]
-                fn = ActivationFunction(f"{fn.source}∘{prev.source}", fn.expr.subs(X, prev.expr))
-                out[-1] = fn
-            else:
-                out.append(fn)
-        else:
-            out.append(layer)
-    return out
-
-
-def dense_blocks(network):
-    """[(Dense, phi_after or None)] : each dense layer with the (composed) activation that follows it.
-
-    A dense layer followed directly by another dense layer gets phi = x (identity)."""
-    st = stages(network)
-    blocks = []
-    for i, s in enumerate(st):
-        if isinstance(s, Dense):
-            nxt = st[i + 1] if i + 1 < len(st) else None
-            blocks.append((s, nxt.expr if isinstance(nxt, ActivationFunction) else (X if nxt is not None else None)))
-    return blocks
-
-
-def effective_weight_vars(network):
-    """C_W per dense layer as it enters the kernel recursion (mean-field readout: C_W / fan_in)."""
-    dense = network.dense_layers
-    fans = network.fan_ins()
-    out = []
-    for i, layer in enumerate(dense):
-        cw = layer.weight_var
-        if network.parametrization == "mean_field" and i == len(dense) - 1 and len(dense) > 1:
-            cw = cw / fans[i]
-        out.append(cw)
-    return out
+from ..spec import X
 
 
 def derivative(phi: sp.Expr, order: int, term: str) -> sp.Expr:

@@ -20,7 +20,6 @@ import sympy as sp
 from ..derive.derivation import Definition, Derivation
 from ..errors import MftsymError
 from ..gaussian import GaussianExpectation, gaussian_expectation
-from ..spec.expressions import as_expr
 from ._common import dense_blocks, effective_weight_vars
 from .moments4 import PAIRS4, GaussianExpectation4, moment4
 
@@ -177,18 +176,14 @@ def single_layer_matrices(spec, x, params=None, method: str = "auto") -> dict:
     ``K1`` (n, n) first-layer kernel, ``M`` (n, n) = E[phi phi'], ``G2`` = C_W M + C_b, ``c`` = C_W^2 / N
     (so G4c = c [3 M4 - (M M + 2 perms)]), ``phi`` a numpy callable of the activation, ``phi_expr``
     its SymPy expression in x."""
-    from .deep_multi import _phi_numeric
+    from .deep_multi import _number, _phi_numeric
     network = getattr(spec, "network", spec)
     first, phi, readout, cw2, N = single_hidden_layer(network)
     xa = np.atleast_2d(np.asarray(x, dtype=float))
     env = _env(spec, params, xa.shape[1])
 
     def num(expr, what):
-        expr = as_expr(expr)
-        try:
-            return float(expr.subs({s: env[s.name] for s in expr.free_symbols}))
-        except KeyError as exc:
-            raise MftsymError(f"no value for {exc.args[0]} ({what}); give it in params") from None
+        return _number(expr, env, what)
     d = num(network.input_dim, "input dimension")
     K1 = num(first.weight_var, "first-layer weight variance") * (xa @ xa.T) / d + num(first.bias_var, "bias")
     cw, cb, n = num(cw2, "readout weight variance"), num(readout.bias_var, "readout bias"), num(N, "width")

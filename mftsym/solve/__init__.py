@@ -8,6 +8,7 @@ Public API (heavy modules are imported on first use)::
     predict_gp / predict_kernel_renormalization / predict_adaptive_kernel(spec, x_train, y_train, x_test)
     derive_theory(spec) -> [Derivation];  renormalization_theory(spec) -> ModeAction
     data_model_theory(spec) -> DataModelTheory;  solve_data_model(spec, ...) ; sweep_data_model(...)
+    register_theory(name, solver, ...) / get_theory(name) / solvable_theories()   # the one theory registry
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ _LAZY = {
     "adaptive_derivation": "adaptive",
     "data_model_theory": "data_model", "solve_data_model": "data_model", "sweep_data_model": "data_model",
     "solve": "api", "theory_hooks": "api", "feature_kernel": "common", "readout_kernel": "common",
+    "register_theory": "registry", "get_theory": "registry", "solvable_theories": "registry",
 }
 
 

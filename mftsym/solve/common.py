@@ -6,9 +6,10 @@ from __future__ import annotations
 import numpy as np
 import sympy as sp
 
+from ..derive.blocks import effective_weight_vars, stages
 from ..errors import EvaluationError, SpecError
 from ..spec import Dense, Network
-from ..spec.expressions import make_symbol
+from ..spec.activations import ActivationFunction
 from .registry import get_theory, solvable_theories
 from .values import _value, noise_expression, noise_value  # noqa: F401  (re-exported)
 
@@ -34,13 +35,10 @@ def readout(network: Network) -> Dense:
 
 def readout_variance_expr(network: Network) -> sp.Expr:
     """σ_a² with the kernel normalisation of the spec's parametrization: the readout-level kernel is
-    ``readout_variance * E[φφ]``; in mean_field it carries the 1/N of f = (1/N) Σ a φ."""
-    ro = readout(network)
-    dense = network.dense_layers
-    var = ro.weight_var
-    if network.parametrization == "mean_field" and len(dense) > 1:
-        var = var / dense[-2].width
-    return var
+    ``readout_variance * E[φφ]``; in mean_field it carries the 1/N of f = (1/N) Σ a φ
+    (:func:`mftsym.derive.blocks.effective_weight_vars`)."""
+    readout(network)
+    return effective_weight_vars(network)[-1]
 
 
 def feature_network(network: Network) -> Network | None:
@@ -53,20 +51,15 @@ def feature_network(network: Network) -> Network | None:
 
 
 def hidden_layers(network: Network) -> list:
-    """[(index from 1, width expression, activation expression or None)] for each hidden dense layer."""
-    from ..spec.layers import Nonlinearity
-    out, idx = [], 0
-    layers = list(network.layers[:-1])
-    for i, layer in enumerate(layers):
-        if isinstance(layer, Dense):
-            idx += 1
-            act = None
-            for nxt in layers[i + 1:]:
-                if isinstance(nxt, Dense):
-                    break
-                if isinstance(nxt, Nonlinearity):
-                    act = nxt.fn.expr if act is None else nxt.fn.expr.subs(make_symbol("x"), act)
-            out.append((idx, layer.width, act))
+    """[(index from 1, width expression, activation expression or None)] for each hidden dense layer,
+    consecutive activations composed (:func:`mftsym.derive.blocks.stages`)."""
+    readout(network)
+    st = stages(network)[:-1]
+    out = []
+    for i, s in enumerate(st):
+        if isinstance(s, Dense):
+            nxt = st[i + 1] if i + 1 < len(st) else None
+            out.append((len(out) + 1, s.width, nxt.expr if isinstance(nxt, ActivationFunction) else None))
     return out
 
 

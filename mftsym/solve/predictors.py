@@ -17,23 +17,19 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import SpecError
-from ..spec.expressions import make_symbol, parse_expression
+from .values import noise_value
 
 
 # --------------------------------------------------------------------------- kernels
 def noise_var(spec, override=None) -> float:
-    """σ² of the likelihood: ``override``, else ``[posterior] noise_var`` evaluated with params."""
+    """σ² of the likelihood: ``override`` (a trainer's), else the spec's ``[posterior] noise_var``
+    evaluated with its params (:func:`mftsym.solve.values.noise_value`)."""
     if override is not None:
         return float(override)
-    post = spec.posterior or {}
-    if "noise_var" not in post:
+    if "noise_var" not in (spec.posterior or {}):
         raise SpecError("the spec has no [posterior] noise_var; add one (e.g. noise_var = 0.01) "
                         "or pass noise_var=... to the trainer", "posterior")
-    expr = parse_expression(post["noise_var"], "posterior.noise_var")
-    val = expr.subs({make_symbol(k): v for k, v in spec.params.items()})
-    if not val.is_number or float(val) <= 0:
-        raise SpecError(f"noise_var must evaluate to a positive number, got {val}", "posterior.noise_var")
-    return float(val)
+    return noise_value(spec)
 
 
 def kernel_matrix(spec, x, x2=None, kind: str = "nngp", values=None):

@@ -13,6 +13,8 @@ from mftsym.solve.common import theory_kind
 from mftsym.solve.derive import derive_theory
 from mftsym.solve.solution import Solution
 
+from tests.tolerances import BACKEND_RTOL
+
 from .conftest import make_spec
 
 
@@ -59,7 +61,7 @@ def test_one_registration_line_reaches_every_stage(scaled_gp, data):
     from mftsym.validate.theory import THEORIES, call_theory
     ds = as_dataset({"x_train": x, "y_train": y, "x_test": xt})
     pred = call_theory(THEORIES["scaled_gp"], spec, ds)
-    np.testing.assert_allclose(pred["mean"][:, 0], 2 * gp.prediction, rtol=1e-12)
+    np.testing.assert_allclose(pred["mean"][:, 0], 2 * gp.prediction, rtol=BACKEND_RTOL)
     assert pred["order_parameters"] == {"scale": 2.0}
 
 
@@ -79,5 +81,5 @@ def test_the_main_job_validates_an_adaptive_kernel_spec(tmp_path):
         mean = w["observables"]["mean"]["theory"]
         assert set(mean) == {"gp", "adaptive_kernel"}
         ref = solve_adaptive_kernel(spec.with_params(N1=w["width"]), z["x_train"], z["y_train"], z["x_test"])
-        np.testing.assert_allclose(np.ravel(mean["adaptive_kernel"]), ref.prediction, rtol=1e-10)
+        np.testing.assert_allclose(np.ravel(mean["adaptive_kernel"]), ref.prediction, rtol=BACKEND_RTOL)
     assert "adaptive_kernel" in (tmp_path / "README.md").read_text()
