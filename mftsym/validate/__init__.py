@@ -4,9 +4,10 @@ theory, trained by Langevin (Bayesian posterior) or gradient descent, compared w
 Public entry point: :func:`validate`.  Building blocks: :func:`build_module` /
 :class:`EnsembleNetwork` (networks), :class:`Langevin` / :class:`GradientDescent` (trainers),
 :func:`run_ensemble` (one ensemble), :func:`sweep` (widths x chunks over an Executor),
-:func:`teacher_data` / :func:`load_data` (data), :func:`register_theory` (plug in predictions;
-built in: ``"gp"``, ``"ntk"``, ``"kr"`` = kernel renormalization from :mod:`mftsym.solve`, imported
-lazily, and ``"linear_exact"``, the exact finite-width posterior of a one-hidden-layer linear net).
+:func:`teacher_data` / :func:`load_data` (data), :data:`THEORIES` / :func:`register_theory` (the
+comparisons of the one theory registry, :mod:`mftsym.solve.registry`: ``"gp"``, ``"ntk"``,
+``"kernel_renormalization"`` (``"kr"``), ``"adaptive_kernel"``, and ``"linear_exact"``, the exact
+finite-width posterior of a one-hidden-layer linear net).
 """
 
 from .data import DataError, Dataset, as_dataset, load_data, teacher_data
