@@ -71,7 +71,9 @@ def run_sweep(args) -> int:
         print(f"wrote {args.out}" + (f" and {args.plot}" if args.plot else ""))
         if result.get("transitions"):
             for t in result["transitions"]:
-                print(f"first-order transition at {args.param} = {t['value']:.6g} ({t['from']} -> {t['to']})")
+                if "value" in t:
+                    print(f"{t['kind']} at {args.param} = {t['value']:.6g} ({t.get('from')} -> {t.get('to')}; "
+                          f"{t.get('definition', '')})")
         return 0
     from .renormalization import sweep_kernel_renormalization
     x, y, xt = _load_data(args.data)
