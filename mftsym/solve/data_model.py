@@ -65,6 +65,7 @@ class DataModelTheory:
 TREATMENTS = ("relaxed", "paper")
 DSYM = sp.Symbol("D", positive=True)          # input dimension in the generic action
 KAPPA = sp.Symbol("kappa", positive=True)     # sigma_a^2 n^2 / (2N), the data-term coupling
+UBAR = sp.Symbol("u", positive=True)          # kappa/d, held fixed as d -> infinity
 
 
 def reduced_action_treatment(spec) -> str:
@@ -143,11 +144,16 @@ def _theory(net, data_items, noise, param_names, treatment="relaxed"):
         defs.append(Definition(sp.Symbol(f"m{k}", real=True), m, rf"m_{{{k}}}(\Phi, \rho)",
                                rf"E[He_{k}(z) phi(w.x)]"))
     Ssym = sp.Symbol("S_red", real=True)
-    defs.append(Definition(Ssym, S, r"S(\Phi, r)", "reduced per-neuron action"))
+    defs.append(Definition(Ssym, S, r"S(\Phi, r)" if treatment == "relaxed" else r"S(\Phi)",
+                           "reduced per-neuron action"))
+    # the d -> infinity action per input dimension at fixed u = kappa/d (S is linear in d and kappa)
+    limit = sp.diff(generic.subs(KAPPA, UBAR * DSYM), DSYM)
+    defs.append(Definition(sp.Symbol("s_limit", real=True), limit,
+                           r"s = \lim_{d\to\infty} S/d\ (u = \kappa/d)", "d -> infinity action per dimension"))
     fbar = [sp.Symbol(f"fbar{k}", real=True) for k in modes]
     eqs = [sp.Eq(sp.diff(S, v), 0) for v in variables]
     eqs += [sp.Eq(t, (coeffs.get(k, 0) - fb) / noise_sym) for k, t, fb in zip(modes, taus, fbar)]
-    names = {PHI: r"\Phi", RPERP: r"r_\perp", noise_sym: r"\sigma^2",
+    names = {PHI: r"\Phi", RPERP: r"r_\perp", noise_sym: r"\sigma^2", UBAR: "u",
              **{t: rf"\tau_{{{k}}}" for k, t in zip(modes, taus)},
              **{f: rf"\bar f_{{{k}}}" for k, f in zip(modes, fbar)}}
     teacher_tex = " + ".join(rf"{sp.latex(c)}\,\mathrm{{He}}_{{{k}}}(z)" for k, c in coeffs.items())

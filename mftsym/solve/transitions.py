@@ -34,9 +34,7 @@ import sympy as sp
 from ..errors import EvaluationError, SpecError
 from ..spec.expressions import as_expr, make_symbol
 from .common import _value
-from .data_model import DSYM, KAPPA, PHI, RPERP, data_model_theory
-
-UBAR = sp.Symbol("u", positive=True)   # κ/d
+from .data_model import DSYM, KAPPA, PHI, RPERP, UBAR, data_model_theory
 
 DEFINITION_LIMIT = "d_to_infinity: aligned minimum degenerate with the Gaussian-phase minimum at the " \
                    "Gaussian-phase readout coefficients (Rubin, Seroussi & Ringel 2024, Claim IV)"
@@ -47,7 +45,7 @@ SPINODAL_GAUSSIAN = "Gaussian phase loses local stability (1/sigma_w^2 = 2 u y^2
 
 def limit_action(theory) -> sp.Expr:
     """s(Φ, r) = lim_{d→∞} S/d at κ = ū d (S is linear in d and κ, so s = ∂S/∂d exactly)."""
-    return sp.expand(sp.diff(theory.generic_action.subs(KAPPA, UBAR * DSYM), DSYM))
+    return sp.diff(theory.generic_action.subs(KAPPA, UBAR * DSYM), DSYM)
 
 
 @lru_cache(maxsize=16)
