@@ -116,6 +116,8 @@ def _theory(net, data_items, noise, param_names, treatment="relaxed"):
     s.params = dict.fromkeys(param_names, 0.0)
     coeffs = _teacher(s)
     hidden, phi = two_layer(net)
+    from .common import readout
+    readout(net)   # one output: the scalar teacher
     modes = tuple(sorted(coeffs))
     extra = s.data.get("modes")
     if extra is not None:
