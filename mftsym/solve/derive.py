@@ -173,6 +173,9 @@ def derive_theory(spec) -> list:
     if spec.data is not None and spec.data.get("inputs") == "gaussian":
         from .data_model import data_model_theory
         out.append(data_model_theory(spec).derivation)
+    if spec.data is not None and spec.data.get("inputs") == "two_hot":
+        from .modular_addition import modular_addition_theory
+        out.append(modular_addition_theory(spec).derivation)
     return out
 
 
