@@ -111,3 +111,19 @@ def test_sweep_reports_both_definitions_and_the_treatment_shift():
 def test_unknown_treatment_is_a_spec_error():
     with pytest.raises(SpecError, match="reduced_action"):
         data_model_theory(_spec("exact"))
+
+
+def test_cli_sweep_and_two_hot(tmp_path, capsys):
+    import json
+    from mftsym.cli import main
+    out = tmp_path / "s.json"
+    assert main(["sweep", str(SPEC), "--param", "sigma2", "--values", "0.05,0.15,0.25", "--out", str(out)]) == 0
+    res = json.loads(out.read_text())
+    kinds = {(t["kind"], t["definition"].split(":")[0]) for t in res["transitions"]}
+    assert ("first_order", "d_to_infinity") in kinds
+    assert "first_order at sigma2 = 0.1787" in capsys.readouterr().out
+    ma = SPEC.parent / "modular_addition.toml"
+    assert main(["sweep", str(ma), "--param", "sigma2", "--values", "log:1e-5:1e-2:7", "--out", str(out)]) == 0
+    assert json.loads(out.read_text())["transitions"][0]["kind"] == "spinodal"
+    assert main(["solve", str(ma), "--out", str(out)]) == 0
+    assert json.loads(out.read_text())["extras"]["phase"] == "gaussian"
