@@ -11,7 +11,6 @@ import numpy as np
 
 from mftsym.export.latex import write_latex
 from mftsym.solve import derive_theory, sweep_data_model
-from mftsym.solve.data_model import _minima
 from mftsym.spec import Spec
 
 HERE = Path(__file__).parent

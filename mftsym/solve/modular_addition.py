@@ -34,7 +34,7 @@ import sympy as sp
 from ..derive.derivation import Definition, Derivation
 from ..errors import SpecError
 from ..spec import X
-from ..spec.expressions import make_symbol, parse_expression
+from ..spec.expressions import parse_expression
 from .adaptive import two_layer
 from .common import _value, noise_expression, readout, readout_variance_expr
 from .solution import Saddle, Solution

@@ -5,7 +5,6 @@ import pytest
 
 from mftsym.errors import EvaluationError, SpecError
 from mftsym.solve import solve_adaptive_kernel, solve_gp
-from mftsym.spec import Spec
 
 from .conftest import make_spec
 
