@@ -22,7 +22,7 @@ _LAZY = {
     "sweep_kernel_renormalization": "renormalization", "confirm_root": "renormalization",
     "solve_adaptive_kernel": "adaptive", "predict_adaptive_kernel": "adaptive",
     "adaptive_derivation": "adaptive",
-    "data_model_theory": "data_model", "solve_data_model": "data_model", "sweep_data_model": "data_model",
+    "data_model_theory": "data_model", "solve_data_model": "data_model", "sweep_data_model": "data_model_sweep",
     "solve": "api", "theory_hooks": "api", "feature_kernel": "common", "readout_kernel": "common",
     "register_theory": "registry", "get_theory": "registry", "solvable_theories": "registry",
 }

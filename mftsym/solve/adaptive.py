@@ -41,8 +41,8 @@ K11, K12, K22 = (sp.Symbol("K11", positive=True), sp.Symbol("K12", real=True), s
 
 
 def two_layer(network):
-    """(hidden Dense, φ expression) of a one-hidden-layer network, or SpecError."""
-    readout(network)
+    """(hidden Dense, φ expression) of a one-hidden-layer network, or SpecError (readout of any width)."""
+    readout(network, allow_multi=True)
     layers = network.layers
     if not (len(layers) == 3 and isinstance(layers[0], Dense) and isinstance(layers[1], Nonlinearity)) and \
             not (len(layers) == 2 and isinstance(layers[0], Dense)):
@@ -106,10 +106,11 @@ def adaptive_derivation(spec) -> Derivation:
 class _Setup:
     def __init__(self, spec, x_train, y_train, x_test, params):
         hidden, self.phi = two_layer(spec.network)
+        from .multi_output import target_matrix
         x = as_inputs(x_train, "x_train")
-        self.y = as_targets(y_train, len(x))
         d = x.shape[1]
         values = {**spec.params, **(params or {})}
+        self.y, self.K = target_matrix(y_train, len(x), spec.network, values)   # K outputs (multi_output)
         if spec.network.input_dim.is_Symbol:
             values.setdefault(spec.network.input_dim.name, d)
         elif int(spec.network.input_dim) != d:
@@ -120,7 +121,7 @@ class _Setup:
         self.N = _value(hidden.width, spec_v, "hidden width")
         self.sa2 = _value(readout_variance_expr(spec.network), spec_v, "readout weight_var")
         self.noise = noise_value(spec_v)
-        if readout(spec.network).has_bias:
+        if readout(spec.network, allow_multi=True).has_bias:
             raise SpecError("the adaptive-kernel theory has no readout bias; set it to 0", "network.layers[-1]")
         prec = [d / sw2] * d
         cols = [x]
@@ -152,14 +153,16 @@ class _Setup:
         A, t = self.background(Q)
         M = self.L0 @ Sig
         sign, logdet = np.linalg.slogdet(M)
-        return float(self.N / 2 * (np.trace(M) - logdet - len(M)) + 0.5 * np.sum(np.log(lam)) + 0.5 * self.y @ t)
+        return float(self.N / 2 * (np.trace(M) - logdet - len(M)) + 0.5 * self.K * np.sum(np.log(lam))
+                     + 0.5 * np.sum(self.y * t))
 
     def force(self, Sig):
         """(D = ∂_Σ Tr[M Q(Σ)] at fixed M = t̄t̄ᵀ − (Q + σ²I)⁻¹, Q(Σ))."""
         _, (G, g1, g2, g3) = self.kernel(Sig)
         Q = self.sa2 * G
         A, t = self.background(Q)
-        M = np.outer(t, t) - A
+        tm = t.reshape(len(t), -1)
+        M = tm @ tm.T - self.K * A
         s = (M * g1).sum(1) + (M * g3).sum(0)
         Dm = self.sa2 * (self.X.T @ (s[:, None] * self.X) + self.X.T @ (M * g2) @ self.X)
         return 0.5 * (Dm + Dm.T), Q
@@ -270,7 +273,8 @@ def _solve_langevin(st, tol, max_iter, beta, chains, steps, seed, device, Q0=Non
 
         def energy(zz):
             p = phi_of(zz)
-            return 0.5 * (zz * zz).sum(1) - coup * ((p @ t) ** 2 - ((p @ A) * p).sum(1))
+            return 0.5 * (zz * zz).sum(1) - coup * (((p @ t) ** 2).reshape(len(p), -1).sum(1)
+                                                    - st.K * ((p @ A) * p).sum(1))
 
         def grad(zz):
             zz = zz.detach().requires_grad_(True)

@@ -40,6 +40,13 @@ def run(args) -> int:
     from .common import theory_kind
     spec = load_cli_spec(args.spec, args.set)
     kind = args.theory or theory_kind(spec)
+    if args.data is None and (spec.data or {}).get("inputs") == "two_hot":
+        from .modular_addition import solve_modular_addition
+        sol = solve_modular_addition(spec)
+        atomic_write_json(args.out, sol.to_dict())
+        print(sol)
+        print(f"wrote {args.out}")
+        return 0
     if args.data is None:
         if spec.data is None or spec.data.get("inputs") != "gaussian":
             raise MftsymError("give --data DATA.npz (x_train, y_train, x_test), or a symbolic [data] model "
@@ -64,14 +71,24 @@ def run_sweep(args) -> int:
     from ..io import atomic_write_json
     spec = load_cli_spec(args.spec, args.set)
     values = _values(args.values)
+    if args.data is None and (spec.data or {}).get("inputs") == "two_hot":
+        from .modular_addition import sweep_modular_addition
+        result = sweep_modular_addition(spec, args.param, values)
+        atomic_write_json(args.out, result)
+        print(f"wrote {args.out}")
+        for t in result["transitions"]:
+            print(f"{t['kind']} at {args.param} = {t['value']:.6g} ({t['from']} -> {t['to']}; {t['definition']})")
+        return 0
     if args.data is None:
-        from .data_model import sweep_data_model
+        from .data_model_sweep import sweep_data_model
         result = sweep_data_model(spec, args.param, values, plot=args.plot)
         atomic_write_json(args.out, result)
         print(f"wrote {args.out}" + (f" and {args.plot}" if args.plot else ""))
         if result.get("transitions"):
             for t in result["transitions"]:
-                print(f"first-order transition at {args.param} = {t['value']:.6g} ({t['from']} -> {t['to']})")
+                if "value" in t:
+                    print(f"{t['kind']} at {args.param} = {t['value']:.6g} ({t.get('from')} -> {t.get('to')}; "
+                          f"{t.get('definition', '')})")
         return 0
     from .renormalization import sweep_kernel_renormalization
     x, y, xt = _load_data(args.data)

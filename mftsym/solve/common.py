@@ -23,12 +23,14 @@ def theory_kind(spec, default: str = "gp") -> str:
     return get_theory(kind).name
 
 
-def readout(network: Network) -> Dense:
+def readout(network: Network, allow_multi: bool = False) -> Dense:
+    """The last dense layer; ``allow_multi`` accepts a width other than 1 (K i.i.d. outputs, see
+    :mod:`.multi_output`)."""
     last = network.layers[-1]
     if not isinstance(last, Dense):
         raise SpecError("the network must end with a dense readout layer for a posterior theory",
                         "network.layers[-1]")
-    if not (last.width.is_Integer and int(last.width) == 1):
+    if not allow_multi and not (last.width.is_Integer and int(last.width) == 1):
         raise SpecError(f"the readout must have width 1 (one output), got {last.width}", "network.layers[-1]")
     return last
 
@@ -37,13 +39,13 @@ def readout_variance_expr(network: Network) -> sp.Expr:
     """σ_a² with the kernel normalisation of the spec's parametrization: the readout-level kernel is
     ``readout_variance * E[φφ]``; in mean_field it carries the 1/N of f = (1/N) Σ a φ
     (:func:`mftsym.derive.blocks.effective_weight_vars`)."""
-    readout(network)
+    readout(network, allow_multi=True)
     return effective_weight_vars(network)[-1]
 
 
 def feature_network(network: Network) -> Network | None:
     """The network truncated before its readout (None for a linear model without hidden layers)."""
-    readout(network)
+    readout(network, allow_multi=True)
     layers = network.layers[:-1]
     if not layers:
         return None

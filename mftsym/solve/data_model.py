@@ -11,7 +11,15 @@ with r = |w_⊥|² (the (d−1)-dimensional shell contributes the entropy term).
 
     τ_k = (c_k − f̄_k)/σ²,   f̄_k = (σ_a² n / k!) ⟨m_k Σ_j τ_j m_j⟩_{e^{−S(Φ,r)}},
 
-the average taken by quadrature on a (Φ, r) grid.  Stationary points of S at the self-consistent τ
+the average taken by quadrature on a (Φ, r) grid.
+
+``[theory] reduced_action`` selects the treatment of r (docs/theory/grokking.md):
+``"relaxed"`` (default) is the action above, r relaxing through its entropy term; ``"paper"`` holds
+r at its prior value σ_w² (Rubin, Seroussi & Ringel 2024, the reduced action S(Φ) of Sec. 2.4):
+
+    S(Φ) = d Φ²/(2σ_w²) − (σ_a² n²/(2N)) [Σ_k τ_k m_k(Φ, Φ² + σ_w²)]²
+
+(the Φ-independent terms d r/(2σ_w²) − ((d−3)/2) ln r at r = σ_w² dropped).  Stationary points of S at the self-consistent τ
 are the saddles (GP-like Φ = 0 and teacher-aligned ±Φ*); where the lowest-action saddle changes
 along a control parameter there is a first-order transition.  Mean-field scaling: the trace term of
 the per-neuron action is dropped (Rubin, Seroussi & Ringel 2024).
@@ -50,6 +58,26 @@ class DataModelTheory:
     action: sp.Expr       # S(Φ, r; τ)
     params: dict          # symbol expressions: d, sigma_w2, sa2, N, n, noise
     derivation: Derivation
+    treatment: str = "relaxed"            # "relaxed" | "paper" (r held at sigma_w^2)
+    variables: tuple = (PHI, RPERP)       # the order parameters S depends on
+    generic_action: sp.Expr = None        # S with symbols D (input dim) and KAPPA (coupling)
+
+
+TREATMENTS = ("relaxed", "paper")
+DSYM = sp.Symbol("D", positive=True)          # input dimension in the generic action
+KAPPA = sp.Symbol("kappa", positive=True)     # sigma_a^2 n^2 / (2N), the data-term coupling
+UBAR = sp.Symbol("u", positive=True)          # kappa/d, held fixed as d -> infinity
+DEFINITION_FINITE = "finite_d: the lowest-action saddle changes (self-consistent discrepancy at the spec's d)"
+
+
+def reduced_action_treatment(spec) -> str:
+    """``[theory] reduced_action``: "relaxed" (default: r = |w_perp|^2 relaxes through its entropy
+    term) or "paper" (r held at its prior value sigma_w^2, as in Rubin, Seroussi & Ringel 2024)."""
+    kind = (getattr(spec, "theory", None) or {}).get("reduced_action", "relaxed")
+    if kind not in TREATMENTS:
+        raise SpecError(f"unknown [theory] reduced_action {kind!r}; use one of {', '.join(TREATMENTS)}",
+                        "theory.reduced_action")
+    return kind
 
 
 def _teacher(spec):
@@ -82,7 +110,7 @@ def _teacher(spec):
 
 
 @lru_cache(maxsize=16)
-def _theory(net, data_items, noise, param_names):
+def _theory(net, data_items, noise, param_names, treatment="relaxed"):
     class _S:  # a light stand-in with the fields _teacher reads
         pass
     s = _S()
@@ -90,6 +118,8 @@ def _theory(net, data_items, noise, param_names):
     s.params = dict.fromkeys(param_names, 0.0)
     coeffs = _teacher(s)
     hidden, phi = two_layer(net)
+    from .common import readout
+    readout(net)   # one output: the scalar teacher
     modes = tuple(sorted(coeffs))
     extra = s.data.get("modes")
     if extra is not None:
@@ -106,18 +136,28 @@ def _theory(net, data_items, noise, param_names):
     N = hidden.width
     n = parse_expression(s.data.get("n_train", "n"), "data.n_train")
     overlap = sum(t * m for t, m in zip(taus, ms))
-    S = d * rho / (2 * sw2) - (d - 3) / 2 * sp.log(RPERP) - sa2 * n ** 2 / (2 * N) * overlap ** 2
+    generic = DSYM * rho / (2 * sw2) - (DSYM - 3) / 2 * sp.log(RPERP) - KAPPA * overlap ** 2
+    variables = (PHI, RPERP)
+    if treatment == "paper":   # r held at its prior value; the Phi-independent terms dropped
+        generic = DSYM * PHI ** 2 / (2 * sw2) - KAPPA * overlap.subs(RPERP, sw2) ** 2
+        variables = (PHI,)
+    S = generic.subs({DSYM: d, KAPPA: sa2 * n ** 2 / (2 * N)})
     noise_sym = sp.Symbol("noise", positive=True)
     defs = [Definition(noise_sym, noise, r"\sigma^2", "noise")]
     for k, m in zip(modes, ms):
         defs.append(Definition(sp.Symbol(f"m{k}", real=True), m, rf"m_{{{k}}}(\Phi, \rho)",
                                rf"E[He_{k}(z) phi(w.x)]"))
     Ssym = sp.Symbol("S_red", real=True)
-    defs.append(Definition(Ssym, S, r"S(\Phi, r)", "reduced per-neuron action"))
+    defs.append(Definition(Ssym, S, r"S(\Phi, r)" if treatment == "relaxed" else r"S(\Phi)",
+                           "reduced per-neuron action"))
+    # the d -> infinity action per input dimension at fixed u = kappa/d (S is linear in d and kappa)
+    limit = sp.diff(generic.subs(KAPPA, UBAR * DSYM), DSYM)
+    defs.append(Definition(sp.Symbol("s_limit", real=True), limit,
+                           r"s = \lim_{d\to\infty} S/d\ (u = \kappa/d)", "d -> infinity action per dimension"))
     fbar = [sp.Symbol(f"fbar{k}", real=True) for k in modes]
-    eqs = [sp.Eq(sp.diff(S, PHI), 0), sp.Eq(sp.diff(S, RPERP), 0)]
+    eqs = [sp.Eq(sp.diff(S, v), 0) for v in variables]
     eqs += [sp.Eq(t, (coeffs.get(k, 0) - fb) / noise_sym) for k, t, fb in zip(modes, taus, fbar)]
-    names = {PHI: r"\Phi", RPERP: r"r_\perp", noise_sym: r"\sigma^2",
+    names = {PHI: r"\Phi", RPERP: r"r_\perp", noise_sym: r"\sigma^2", UBAR: "u",
              **{t: rf"\tau_{{{k}}}" for k, t in zip(modes, taus)},
              **{f: rf"\bar f_{{{k}}}" for k, f in zip(modes, fbar)}}
     teacher_tex = " + ".join(rf"{sp.latex(c)}\,\mathrm{{He}}_{{{k}}}(z)" for k, c in coeffs.items())
@@ -125,17 +165,24 @@ def _theory(net, data_items, noise, param_names):
              r"Order parameters: overlap $\Phi = w\cdot w_*$ and $r_\perp = |w|^2 - \Phi^2$, $\rho = \Phi^2 + r_\perp$. "
              r"Self-consistency $\tau_k = (c_k - \bar f_k)/\sigma^2$ with "
              r"$\bar f_k = \frac{\sigma_a^2 n}{k!}\langle m_k \sum_j \tau_j m_j\rangle_{e^{-S}}$ (quadrature).",)
-    der = Derivation("Adaptive kernel on Gaussian data: reduced action in (overlap, norm)", (PHI, RPERP),
+    if treatment == "paper":
+        notes = notes + (r"Reduced action as in Rubin, Seroussi \& Ringel (2024): $r_\perp$ held at its prior value "
+                         r"$\sigma_w^2$, the $\Phi$-independent terms dropped.",)
+    title = ("Adaptive kernel on Gaussian data: reduced action in (overlap, norm)" if treatment == "relaxed" else
+             "Adaptive kernel on Gaussian data: reduced action S(Phi), orthogonal norm at its prior value")
+    der = Derivation(title, variables,
                      tuple(defs), {"action": Ssym}, equations=tuple(eqs), input_latex=names, notes=notes)
     return DataModelTheory(modes, tuple(coeffs.get(k, sp.S.Zero) for k in modes), tuple(ms), tuple(taus), S,
-                           {"d": d, "sw2": sw2, "sa2": sa2, "N": N, "n": n, "noise": noise}, der)
+                           {"d": d, "sw2": sw2, "sa2": sa2, "N": N, "n": n, "noise": noise}, der,
+                           treatment, variables, generic)
 
 
 def data_model_theory(spec) -> DataModelTheory:
     """The reduced action and self-consistency of a spec with a symbolic Gaussian [data] model (cached)."""
     data = spec.data or {}
     items = tuple(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in data.items()))
-    return _theory(spec.network, items, noise_expression(spec), tuple(sorted(spec.params)))
+    return _theory(spec.network, items, noise_expression(spec), tuple(sorted(spec.params)),
+                   reduced_action_treatment(spec))
 
 
 def _compiled(theory):
@@ -145,9 +192,10 @@ def _compiled(theory):
         S = theory.action
         params = sorted(S.free_symbols - {PHI, RPERP, *theory.taus}, key=lambda x: x.name)
         args = [PHI, RPERP, *theory.taus, *params]
-        g = [sp.diff(S, v) for v in (PHI, RPERP)]
+        vs = theory.variables
+        g = [sp.diff(S, v) for v in vs]
         cache.update(params=[p.name for p in params], S=lambdify(args, S, "numpy"), grad=lambdify(args, g, "numpy"),
-                     hess=lambdify(args, [[sp.diff(gi, v) for v in (PHI, RPERP)] for gi in g], "numpy"),
+                     hess=lambdify(args, [[sp.diff(gi, v) for v in vs] for gi in g], "numpy"),
                      m=[lambdify([PHI, RPERP, *params], m, "numpy") for m in theory.m])
     return cache
 
@@ -176,8 +224,11 @@ class _Numeric:
         self.m = [(lambda f: (lambda a, b: f(a, b, *pv)))(f) for f in fns["m"]]
         self.kfact = np.array([factorial(k) for k in theory.modes], dtype=float)
         sw2, d = self.vals["sw2"], self.vals["d"]
-        self.phi_grid = np.linspace(-8 * np.sqrt(sw2), 8 * np.sqrt(sw2), 801)
-        self.r_grid = np.linspace(sw2 * 1e-3, sw2 * (1 + 8 / np.sqrt(max(d, 4))), 161)
+        nphi = 801 if d <= 200 else 2 * int(400 * np.sqrt(d / 200)) + 1   # resolve the sigma_w/sqrt(d) well
+        self.phi_grid = np.linspace(-8 * np.sqrt(sw2), 8 * np.sqrt(sw2), nphi)
+        self.fixed_r = sw2 if theory.treatment == "paper" else None
+        self.r_grid = (np.array([sw2]) if self.fixed_r is not None else
+                       np.linspace(sw2 * 1e-3, sw2 * (1 + 8 / np.sqrt(max(d, 4))), 161))
         P_, R_ = np.meshgrid(self.phi_grid, self.r_grid, indexing="ij")
         self.P, self.R = P_, R_
         self.M = np.stack([np.broadcast_to(m(P_, R_), P_.shape) for m in self.m])    # (K, nphi, nr)
@@ -197,39 +248,50 @@ class _Numeric:
         return self.vals["sa2"] * self.vals["n"] / self.kfact * np.einsum("kij,ij->k", self.M * ov, w)
 
     def saddles(self, tau, extra_starts=()):
-        """Every stationary point of S(Φ, r) at fixed τ: Newton from the grid's local minima, from
-        ``extra_starts`` (continuation: the previous sweep value's saddles) and a lattice of fresh starts."""
+        """Every stationary point of S(Φ, r) at fixed τ (of S(Φ) with r held fixed): Newton from the
+        grid's local minima, from ``extra_starts`` (continuation: the previous sweep value's saddles)
+        and a lattice of fresh starts."""
         from scipy.optimize import root
         _, S = self.weights(tau)
+        fixed = self.fixed_r is not None
         starts = [tuple(x) for x in extra_starts]
         # grid local minima, plus a coarse lattice of starts
-        inner = S[1:-1, 1:-1]
-        mask = np.ones_like(inner, dtype=bool)
-        for di in (-1, 0, 1):
-            for dj in (-1, 0, 1):
-                if di or dj:
-                    mask &= inner <= S[1 + di:S.shape[0] - 1 + di, 1 + dj:S.shape[1] - 1 + dj]
-        for i, j in zip(*np.nonzero(mask)):
-            starts.append((self.P[i + 1, j + 1], self.R[i + 1, j + 1]))
-        for p in np.linspace(self.phi_grid[0], self.phi_grid[-1], 9):
-            for r in np.linspace(self.r_grid[5], self.r_grid[-1], 3):
-                starts.append((p, r))
+        if fixed:
+            col = S[:, 0]
+            mask = (col[1:-1] <= col[:-2]) & (col[1:-1] <= col[2:])
+            starts += [(self.phi_grid[i + 1], self.fixed_r) for i in np.nonzero(mask)[0]]
+            starts += [(p, self.fixed_r) for p in np.linspace(self.phi_grid[0], self.phi_grid[-1], 17)]
+        else:
+            inner = S[1:-1, 1:-1]
+            mask = np.ones_like(inner, dtype=bool)
+            for di in (-1, 0, 1):
+                for dj in (-1, 0, 1):
+                    if di or dj:
+                        mask &= inner <= S[1 + di:S.shape[0] - 1 + di, 1 + dj:S.shape[1] - 1 + dj]
+            for i, j in zip(*np.nonzero(mask)):
+                starts.append((self.P[i + 1, j + 1], self.R[i + 1, j + 1]))
+            for p in np.linspace(self.phi_grid[0], self.phi_grid[-1], 9):
+                for r in np.linspace(self.r_grid[5], self.r_grid[-1], 3):
+                    starts.append((p, r))
         out = []
-        f = lambda v: np.asarray(self.grad(v[0], v[1], *tau), dtype=float)  # noqa: E731
-        J = lambda v: np.asarray(self.hess(v[0], v[1], *tau), dtype=float)  # noqa: E731
+        full = (lambda v: (v[0], self.fixed_r)) if fixed else (lambda v: (v[0], v[1]))  # noqa: E731
+        f = lambda v: np.atleast_1d(np.asarray(self.grad(*full(v), *tau), dtype=float))  # noqa: E731
+        J = lambda v: np.atleast_2d(np.asarray(self.hess(*full(v), *tau), dtype=float))  # noqa: E731
         for x0 in starts:
+            x0 = np.array(x0[:1] if fixed else x0, dtype=float)
             with np.errstate(all="ignore"):
-                sol = root(f, np.array(x0, dtype=float), jac=J, method="hybr")
-            if not sol.success or sol.x[1] <= 0 or not np.all(np.isfinite(sol.x)):
+                sol = root(f, x0, jac=J, method="hybr")
+            if not sol.success or not np.all(np.isfinite(sol.x)) or (not fixed and sol.x[1] <= 0):
                 continue
             res = float(np.max(np.abs(f(sol.x))))
             if res > 1e-8 * self.vals["d"]:
                 continue
-            phi, r = (0.0 if abs(sol.x[0]) < 1e-9 else float(sol.x[0])), float(sol.x[1])
+            phi, r = full(sol.x)
+            phi, r = (0.0 if abs(phi) < 1e-9 else float(phi)), float(r)
             if any(abs(phi - s.order_parameters["Phi"]) < 1e-6 and abs(r - s.order_parameters["r"]) < 1e-6
                    for s in out):
                 continue
-            H = J(np.array([phi, r]))
+            H = J(np.array([phi] if fixed else [phi, r]))
             out.append(Saddle({"Phi": phi, "r": r, "rho": phi ** 2 + r}, float(self.S(phi, r, *tau)), res,
                               np.linalg.eigvalsh(0.5 * (H + H.T))))
         return sorted(out, key=lambda s: (not s.stable, s.action))
@@ -416,7 +478,7 @@ def locate_transition(spec, param, sol_a, sol_b, va, vb, jump_tol=None, xtol=1e-
                 break
         v = 0.5 * (lo + hi)
     sol, A, B = branches(v)
-    out = {"value": float(v), "bracket": [float(va), float(vb)], "kind": kind,
+    out = {"value": float(v), "bracket": [float(va), float(vb)], "kind": kind, "definition": DEFINITION_FINITE,
            "from": sol_a.extras["phase"], "to": sol_b.extras["phase"],
            "Phi_before": ma[0], "Phi_after": mb[0], "solves": len(cache)}
     if sol is not None and A is not None and B is not None:
@@ -435,56 +497,11 @@ def adaptive_kernel_derivations(spec) -> list:
     out = [adaptive_derivation(spec)]
     if spec.data is not None and spec.data.get("inputs") == "gaussian":
         out.append(data_model_theory(spec).derivation)
+    if spec.data is not None and spec.data.get("inputs") == "two_hot":
+        from .modular_addition import modular_addition_theory
+        out.append(modular_addition_theory(spec).derivation)
     return out
 
 
-def sweep_data_model(spec, param: str, values, plot=None, refine=True, jump_tol=None) -> dict:
-    """Solve along ``param`` (a [params] name) with continuation; locate first-order transitions.
-
-    Each value starts from the previous value's τ and saddles (plus fresh multistarts); a value that
-    still fails is retried from the next converged one (backwards).  Between neighbouring values where
-    the dominant minimum jumps (|Φ| changes by more than ``jump_tol``, default σ_w/4) the transition
-    is refined by root finding on the action difference of the two branches (:func:`locate_transition`)."""
-    if param not in spec.params:
-        raise SpecError(f"cannot sweep {param!r}: it is not in [params] ({sorted(spec.params)})")
-    values = [float(v) for v in values]
-    sols = [None] * len(values)
-    prev = None
-    for i, v in enumerate(values):
-        try:
-            sols[i] = solve_data_model(spec, params={param: v}, tau0=None if prev is None else _taus(prev),
-                                       starts=() if prev is None else _starts(prev))
-            prev = sols[i]
-        except ConvergenceError as exc:
-            sols[i] = _failed(exc)
-    for i in range(len(values) - 2, -1, -1):   # backward continuation for values that failed
-        if not sols[i].converged and sols[i + 1].converged:
-            try:
-                sols[i] = solve_data_model(spec, params={param: values[i]}, tau0=_taus(sols[i + 1]),
-                                           starts=_starts(sols[i + 1]))
-            except ConvergenceError:
-                pass
-    phases = [s.extras["phase"] for s in sols]
-    transitions = []
-    ok = [i for i, s in enumerate(sols) if s.converged]
-    for i, j in zip(ok, ok[1:]):
-        a, b = _minima(sols[i])[0], _minima(sols[j])[0]
-        sw = float(np.sqrt(sols[i].extras.get("sw2", 1.0)))
-        if abs(b[0] - a[0]) > (jump_tol if jump_tol is not None else 0.25 * sw):
-            if refine:
-                t = locate_transition(spec, param, sols[i], sols[j], values[i], values[j], jump_tol)
-            else:
-                t = {"value": 0.5 * (values[i] + values[j]), "bracket": [values[i], values[j]],
-                     "from": phases[i], "to": phases[j], "jump_Phi": b[0] - a[0]}
-            transitions.append(t)
-    out = {"param": param, "values": values, "phases": phases, "transitions": transitions,
-           "solutions": [s.to_dict() for s in sols]}
-    if plot:
-        from .plotting import plot_data_model_sweep
-        plot_data_model_sweep(plot, param, values, sols, transitions,
-                              title="adaptive kernel, Gaussian data: dominant and metastable minima")
-    return out
-
-
-__all__ = ["DataModelTheory", "adaptive_kernel_derivations", "data_model_theory", "locate_transition", "solve_data_model",
-           "sweep_data_model"]
+__all__ = ["DataModelTheory", "adaptive_kernel_derivations", "TREATMENTS", "data_model_theory", "reduced_action_treatment", "locate_transition", "solve_data_model",
+           "DEFINITION_FINITE"]

@@ -50,7 +50,13 @@ def plot_data_model_sweep(path, param, values, solutions, transitions=(), title=
     ax2.set_ylabel("fraction of neurons in the largest-|Φ| well", color="C2")
     ax2.set_ylim(-0.02, 1.02)
     for t in transitions:
-        ax.axvline(t["value"], color="k", ls="--", lw=0.8)
+        if "value" not in t:
+            continue
+        limit = str(t.get("definition", "")).startswith("d_to_infinity")
+        ax.axvline(t["value"], color="C3" if limit else "k", lw=0.8,
+                   ls=":" if t.get("kind") == "spinodal" else "--")
+        if t.get("kind") == "spinodal":
+            continue
         if "Phi_from" in t:
             ax.plot([t["value"]] * 2, [t["Phi_from"], t["Phi_to"]], "k-", lw=2)
         ax.annotate(f"{param}* = {t['value']:.4g}", (t["value"], ax.get_ylim()[1]), xytext=(3, -12),

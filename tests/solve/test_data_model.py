@@ -8,7 +8,8 @@ import sympy as sp
 
 from mftsym.errors import SpecError
 from mftsym.spec import Spec
-from mftsym.solve.data_model import PHI, RPERP, data_model_theory, solve_data_model, sweep_data_model
+from mftsym.solve.data_model import PHI, RPERP, data_model_theory, solve_data_model
+from mftsym.solve.data_model_sweep import sweep_data_model
 
 SPEC = Path(__file__).parents[2] / "derivations" / "adaptive_kernel" / "spec.toml"
 
@@ -133,7 +134,7 @@ def test_locator_finds_first_order_transition_of_brute_force_grid(tmp_path):
     spec = _mf_spec()
     out = sweep_data_model(spec, "n", [8000.0, 11000.0], plot=tmp_path / "sweep.png")
     assert (tmp_path / "sweep.png").exists()
-    (t,) = out["transitions"]
+    (t,) = [e for e in out["transitions"] if e["definition"].startswith("finite_d") and e["kind"] == "first_order"]
     assert t["kind"] == "first_order" and t["bracket"] == [8000.0, 11000.0]
     # order parameters on both sides: the He1-like minimum |Φ| ~ 0.59 jumps to the He3-aligned |Φ| ~ 3.2
     assert 0.5 < t["Phi_from"] < 0.7 and 3.0 < t["Phi_to"] < 3.5 and t["jump_Phi"] > 2.3

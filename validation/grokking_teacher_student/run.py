@@ -1,0 +1,103 @@
+"""Langevin ensembles across the teacher-student transition of Rubin, Seroussi & Ringel (2024),
+scaled down for one CPU core: d = 20, N = 93, n = 400, sigma_a2 = 8 * 20/150 (u = kappa/d and
+alpha = sigma_a^2 n/d as on the paper's path at d = 150), erf, mean_field, sigma_w2 = 0.5, eps = -0.3.
+
+Measured per sigma2: the teacher overlap Phi_i = w_i.w* of every first-layer neuron at the end of each
+chain (pooled over members), the fraction of neurons beyond the theory's well split, and the cubic
+coefficient of the posterior-mean predictor f3 = E_test[f He3(z)]/6 (jackknife over members).
+Theory: the finite-d self-consistent reduced action at the same d, both treatments.
+Writes results.json and phi_cubic.png.  Runtime about 4 minutes on one core.
+"""
+import dataclasses
+import json
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from mftsym.solve.data_model import solve_data_model
+from mftsym.spec import Spec
+from mftsym.validate import Langevin, run_ensemble, teacher_data
+
+torch.set_num_threads(1)
+HERE = Path(__file__).parent
+ROOT = HERE.parents[1]
+K = 20 / 150
+D, N, NTRAIN = 20, 93, 400
+spec = Spec.from_toml(ROOT / "derivations" / "grokking" / "teacher_student.toml").with_params(
+    d=D, N=N, n=NTRAIN, sigma_a2=8.0 * K)
+EPS = -0.3
+SIGMA2 = [0.05, 0.09, 0.13, 0.18, 0.26]
+MEMBERS, STEPS, BURN = 8, 3000, 1000
+data = teacher_data(NTRAIN, 500, D, teacher="hermite", coeffs={1: 1.0, 3: EPS * math.sqrt(6)}, seed=0)
+z = data.x_test @ data.teacher_direction
+he3 = z ** 3 - 3 * z
+theory = {}
+for tr in ("paper", "relaxed"):
+    s_ = dataclasses.replace(spec, theory={"kind": "adaptive_kernel", "reduced_action": tr})
+    grid = np.union1d(np.linspace(0.04, 0.30, 27), SIGMA2)
+    rows = []
+    for v in grid:
+        sol = solve_data_model(s_, params={"sigma2": float(v)})
+        o = sol.order_parameters
+        row = {"sigma2": float(v), "aligned_fraction": o["aligned_fraction"], "cubic": o["fbar3"] / EPS,
+               "split_Phi": sol.extras["split_Phi"], "mean_abs_Phi": o["mean_abs_Phi"], "mean_rho": o["mean_rho"]}
+        if any(abs(v - s2) < 1e-9 for s2 in SIGMA2):     # the marginal density of Phi at the measured points
+            from mftsym.solve.data_model import _Numeric, data_model_theory
+            num = _Numeric(data_model_theory(s_), s_, {"sigma2": float(v)})
+            w, _ = num.weights(np.array([o[f"tau{k}"] for k in (1, 3)]))
+            row["phi_grid"] = num.phi_grid.tolist()
+            row["phi_density"] = (w.sum(1) / (num.phi_grid[1] - num.phi_grid[0])).tolist()
+        rows.append(row)
+    theory[tr] = rows
+measured = []
+t0 = time.time()
+for s2 in SIGMA2:
+    out = run_ensemble(spec.with_params(sigma2=s2), data, N, MEMBERS,
+                       Langevin(step_size=0.01, steps=STEPS, burn_in=BURN, thin=50), seed=1)
+    phi = np.asarray(out["overlap"])                       # (members, N)
+    f = np.asarray(out["mean_f"])[..., 0]                  # (members, n_test)
+    f3 = (f * he3).mean(1) / 6 / EPS                       # per-member cubic fraction
+    rho = np.asarray(out["norm2"])
+    measured.append({"sigma2": s2, "phi": phi.tolist(), "cubic_mean": float(f3.mean()),
+                     "mean_abs_Phi": float(np.abs(phi).mean()),
+                     "mean_abs_Phi_se": float(np.abs(phi).mean(1).std(ddof=1) / math.sqrt(len(phi))),
+                     "mean_rho": float(rho.mean()), "mean_rho_se": float(rho.mean(1).std(ddof=1) / math.sqrt(len(rho))),
+                     "cubic_se": float(f3.std(ddof=1) / math.sqrt(len(f3))),
+                     "rhat_max": float(np.max(out["rhat"])), "seconds": time.time() - t0})
+    print(f"sigma2 = {s2}: cubic fraction {f3.mean():.3f} +- {measured[-1]['cubic_se']:.3f}, "
+          f"|Phi| 50/90/99 % = {np.percentile(np.abs(phi), [50, 90, 99]).round(3)}, {time.time() - t0:.0f} s",
+          flush=True)
+(HERE / "results.json").write_text(json.dumps({"theory": theory, "measured": measured, "d": D, "N": N,
+                                               "n": NTRAIN, "members": MEMBERS, "steps": STEPS}, indent=1))
+
+import matplotlib  # noqa: E402
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+fig, axes = plt.subplots(2, 2, figsize=(10, 7.5))
+obs = (("cubic", "cubic_mean", "cubic_se", "cubic fraction f3/eps of the predictor"),
+       ("mean_abs_Phi", "mean_abs_Phi", "mean_abs_Phi_se", "<|Phi|> over neurons"),
+       ("mean_rho", "mean_rho", "mean_rho_se", "<|w|^2> over neurons"))
+for ax, (tk, mk, ek, label) in zip(axes.flat, obs):
+    for tr, c in (("paper", "C0"), ("relaxed", "C1")):
+        ax.plot([r["sigma2"] for r in theory[tr]], [r[tk] for r in theory[tr]], "-", color=c, label=f"theory, {tr}")
+    ax.errorbar(SIGMA2, [m[mk] for m in measured], [m[ek] for m in measured], fmt="ko", ms=4,
+                label=f"Langevin, {MEMBERS} chains")
+    ax.set_xlabel("sigma2")
+    ax.set_ylabel(label)
+    ax.legend(fontsize=8)
+ax = axes[1, 1]
+for i, (m, c) in enumerate(zip((measured[0], measured[-1]), ("C2", "C3"))):
+    ax.hist(np.asarray(m["phi"]).ravel(), bins=40, density=True, histtype="step", color=c,
+            label=f"Langevin, sigma2 = {m['sigma2']}")
+    for tr, ls in (("paper", "-"), ("relaxed", "--")):
+        row = next(r for r in theory[tr] if abs(r["sigma2"] - m["sigma2"]) < 1e-9)
+        ax.plot(row["phi_grid"], row["phi_density"], ls, color=c, lw=1, label=f"theory {tr}")
+ax.set_xlim(-2, 2)
+ax.set_xlabel("Phi = w.w* per neuron")
+ax.legend(fontsize=7)
+fig.suptitle(f"teacher-student, d = {D}, N = {N}, n = {NTRAIN}, sigma_a2 = {8 * K:.3f}", fontsize=9)
+fig.tight_layout()
+fig.savefig(HERE / "phi_cubic.png", dpi=110)
