@@ -1,0 +1,1 @@
+"""Scaling arguments for feature learning (Rubin, Davidovich & Ringel, arXiv:2512.04165)."""
