@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import sympy as sp
 
+from ..errors import SpecError
 from ..spec import load_spec
 from .architecture import scaling_architecture
 from .optimum import interior_optimum, scaling_regimes
@@ -56,10 +57,12 @@ def derive_scaling(spec, target: str = "He3", span: float = 8.0, steps: int = 65
         patterns = enumerate_patterns(arch, k)
         scalings = tuple(PatternScaling(p, tuple(scaling_regimes(p))) for p in patterns)
         optima = {p.name: interior_optimum(p) for p in patterns}
-        if patterns:
-            phases, boundaries = phase_diagram(scalings, names, reference, span=span, steps=steps)
-        else:
-            phases, boundaries = [], {}
+        if not patterns:
+            acts = ", ".join(sorted({l.activation.source for l in arch.layers}))
+            raise SpecError(f"no feature-learning pattern can carry He{k}: the activation(s) {acts} have no "
+                            f"Hermite component the target needs (e.g. an odd activation and an even degree); "
+                            "choose another target degree or activation", "--target")
+        phases, boundaries = phase_diagram(scalings, names, reference, span=span, steps=steps)
         out.append(DegreeResult(k, scalings, optima, tuple(phases), boundaries))
     return ScalingResult(getattr(spec, "source", None) or "spec", arch, tgt, tuple(out))
 
