@@ -29,7 +29,8 @@ def run(args) -> int:
     for deg in data["degrees"]:
         print(f"target degree {deg['degree']}: {len(deg['patterns'])} patterns")
         for ph in deg["phases"]:
-            orders = ", ".join(f"{k} ~ {v}" for k, v in ph["order_parameters"].items())
+            orders = ", ".join(dict.fromkeys(f"{k} ~ {v}" for w in ph["order_parameters"].values()
+                                             for k, v in w.items() if v is not None))
             print(f"  {' = '.join(ph['winners']):40s} P* ~ {ph['P_star']:28s} {orders}")
             print(f"  {'':40s} where {', '.join(ph['region'])}")
     if args.out:

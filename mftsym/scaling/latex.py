@@ -63,8 +63,9 @@ def scaling_document(res) -> str:
         rows = []
         for ph in dr.phases:
             who = ",\\ ".join(r"\text{" + _escape_text(w) + "}" for w in ph.winners)
-            vals = ",\\ ".join(f"{sp.latex(sp.Symbol(k, positive=True), symbol_names=_NAMES)}\\sim{_tex(v)}"
-                               for k, v in ph.values.items() if v is not None)
+            vals = ",\\ ".join(dict.fromkeys(
+                f"{sp.latex(sp.Symbol(k, positive=True), symbol_names=_NAMES)}\\sim{_tex(v)}"
+                for w in ph.values.values() for k, v in w.items() if v is not None))
             region = ",\\ ".join(sp.latex(r) for r in ph.region)
             rows.append(f"&{who}:\\quad P_*\\propto {sp.latex(KAPPA * ph.cost.to_sympy())}"
                         + (f",\\quad {vals}" if vals else "") + (f"\\\\ &\\qquad\\text{{where }} {region}" if region else ""))

@@ -136,6 +136,9 @@ def scaling_regimes(pattern) -> list:
                 key = tuple(cost.exps.items())
                 if key in found:
                     continue
+                # only terms/constraints with positive dual weight are binding
+                S = tuple(i for w, i in zip(sol[:s], S) if w > 0)
+                K = tuple(k for w, k in zip(sol[s:], K) if w > 0)
                 values = _primal(terms, cons, names, S, K, cost)
                 found[key] = Regime(cost, S, tuple(cons[k].label for k in K), values)
     return list(found.values())
@@ -146,22 +149,26 @@ def _leading_free(terms, names):
 
 
 def _primal(terms, cons, names, S, K, cost) -> dict:
-    """Free quantities at a vertex: balanced terms equal E, active constraints tight."""
+    """Free quantities at a vertex: binding terms equal E, binding constraints tight.  A quantity
+    these do not fix (a flat direction at this order) is None."""
     n = len(names)
     rows = [terms[i] / cost for i in S] + [cons[k].monomial for k in K]   # each == 1 at x*
     A = _exponent_matrix(rows, names)
-    if A.rank() < n:
+    # rows[r] = R_r * x^{A_r} == 1  ->  A u = -log R_r, solved over the exponents of each scale variable
+    rest = [Monomial(1, {k: v for k, v in r.exps.items() if k not in names}) for r in rows]
+    scale_names = sorted({k for r in rest for k in r.exps})
+    B = sp.Matrix([[-r.exponent(k) for k in scale_names] for r in rest]) if scale_names else sp.zeros(len(rows), 1)
+    try:
+        sol, params = A.gauss_jordan_solve(B)
+    except ValueError:
         return {name: None for name in names}
-    idx = _independent_rows(A, n)
-    Ainv = A.extract(idx, list(range(n))).inv()
-    # rows[r] = R_r * x^{A_r} == 1  ->  A u = -log R
-    rest = [Monomial(1, {k: v for k, v in rows[r].exps.items() if k not in names}) for r in idx]
     out = {}
     for j, name in enumerate(names):
-        val = Monomial.const(1)
-        for r_i in range(n):
-            val = val * rest[r_i] ** (-Ainv[j, r_i])
-        out[name] = val
+        row = sol.row(j)
+        if any(x.free_symbols & set(params) for x in row):
+            out[name] = None
+        else:
+            out[name] = Monomial(1, dict(zip(scale_names, row))) if scale_names else Monomial.const(1)
     return out
 
 

@@ -70,7 +70,7 @@ def solved_inequality(smaller: Monomial, larger: Monomial, prefer: tuple) -> sp.
 class Phase:
     winners: tuple          # pattern names
     cost: Monomial          # scaling of E~ (and P*/kappa)
-    values: dict            # free name -> Monomial (first winner's leading regime)
+    values: dict            # winner name -> {free name -> Monomial or None (not fixed at this order)}
     point: dict             # a sample point (gammas)
     region: tuple           # sympy inequalities bounding the phase (from its observed boundaries)
 
@@ -92,7 +92,8 @@ def phase_diagram(scalings, scale_names: tuple, reference: str, span: float = 8.
         lead = wins[0][1]
         key = (tuple(s.pattern.name for s, _ in wins), tuple(lead.cost.exps.items()))
         if key not in phases:
-            phases[key] = {"cost": lead.cost, "values": lead.values, "point": g, "region": set()}
+            phases[key] = {"cost": lead.cost, "values": {s.pattern.name: r.values for s, r in wins},
+                           "point": g, "region": set()}
         for axis in range(len(others)):
             nb = list(idx)
             nb[axis] += 1
@@ -112,7 +113,8 @@ def phase_diagram(scalings, scale_names: tuple, reference: str, span: float = 8.
             ineq_here = _holding(here, there, g, order)
             ineq_there = _holding(here, there, cells[nb][2], order)
             phases[key]["region"].add(ineq_here)
-            phases.setdefault(nkey, {"cost": nwins[0][1].cost, "values": nwins[0][1].values,
+            phases.setdefault(nkey, {"cost": nwins[0][1].cost,
+                                     "values": {s.pattern.name: r.values for s, r in nwins},
                                      "point": cells[nb][2], "region": set()})["region"].add(ineq_there)
             pair = tuple(sorted((key, nkey)))
             label = (_label(pair[0]), _label(pair[1]))

@@ -43,7 +43,8 @@ def result_to_dict(res) -> dict:
                                     for r in sc.regimes],
             })
         phases = [{"winners": list(ph.winners), "E": _s(ph.cost), "P_star": _s(KAPPA * ph.cost.to_sympy()),
-                   "order_parameters": {k: (None if v is None else _s(v)) for k, v in ph.values.items()},
+                   "order_parameters": {w: {k: (None if v is None else _s(v)) for k, v in vals.items()}
+                                        for w, vals in ph.values.items()},
                    "region": [sp.sstr(r) for r in ph.region],
                    "sample_exponents": {k: round(float(v), 4) for k, v in ph.point.items()}}
                   for ph in dr.phases]

@@ -40,9 +40,9 @@ def test_two_layer_phases(two_layer):
     phases = {(ph.winners, str(ph.cost)): ph for ph in two_layer.per_degree[0].phases}
     spec_wide = phases[(("spec1",), "sqrt(N1)*sqrt(d)")]
     assert set(map(str, spec_wide.region)) == {"N1 > d", "N1 < d**5"}
-    assert str(spec_wide.values["M_1"]) == "sqrt(N1)/sqrt(d)"
+    assert str(spec_wide.values["spec1"]["M_1"]) == "sqrt(N1)/sqrt(d)"
     spec_narrow = phases[(("spec1",), "d")]                          # N < d: one specialist, P* ~ d
-    assert str(spec_narrow.values["M_1"]) == "1"
+    assert str(spec_narrow.values["spec1"]["M_1"]) == "1"
     assert set(map(str, phases[(("GP1",), "d**3")].region)) == {"N1 > d**5"}
     assert set(map(str, phases[(("GFL1", "mag1"), "N1**(3/4)*d**(3/4)")].region)) == {"N1 < d**(1/3)"}
 
