@@ -110,9 +110,8 @@ def scaling_regimes(pattern) -> list:
     terms = [t.monomial for t in pattern.terms]
     cons = range_constraints(pattern)
     n = len(names)
-    if n == 0:
-        return [Regime(_leading_free(terms, names), tuple(range(len(terms))), (), {})] \
-            if len(terms) == 1 else [Regime(T.scaling(), (i,), (), {}) for i, T in enumerate(terms)]
+    if n == 0:                      # nothing to optimise: the cost scales as the largest term
+        return [Regime(T.scaling(), (i,), (), {}) for i, T in enumerate(terms)]
     A = _exponent_matrix(terms, names)
     G = _exponent_matrix([c.monomial for c in cons], names)
     found = {}
@@ -144,14 +143,9 @@ def scaling_regimes(pattern) -> list:
     return list(found.values())
 
 
-def _leading_free(terms, names):
-    return terms[0].scaling()
-
-
 def _primal(terms, cons, names, S, K, cost) -> dict:
     """Free quantities at a vertex: binding terms equal E, binding constraints tight.  A quantity
     these do not fix (a flat direction at this order) is None."""
-    n = len(names)
     rows = [terms[i] / cost for i in S] + [cons[k].monomial for k in K]   # each == 1 at x*
     A = _exponent_matrix(rows, names)
     # rows[r] = R_r * x^{A_r} == 1  ->  A u = -log R_r, solved over the exponents of each scale variable

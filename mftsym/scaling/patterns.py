@@ -13,7 +13,8 @@ eigenvalue in the last hidden layer's features (docs/theory/scaling.md, "Pattern
 from __future__ import annotations
 
 from dataclasses import dataclass
-from itertools import product
+
+import sympy as sp
 
 from .layer_rules import layer_patterns
 from .monomial import Monomial
@@ -48,7 +49,7 @@ class Pattern:
     def latex(self) -> str:
         return r" \to ".join(s.latex for s in self.steps)
 
-    def cost_sum(self) -> "sympy.Expr":  # noqa: F821
+    def cost_sum(self) -> sp.Expr:
         return sum(t.monomial.to_sympy() for t in self.terms)
 
 

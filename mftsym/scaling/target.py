@@ -1,9 +1,8 @@
 """The target: a Hermite polynomial of a hidden direction, ``y = He_k(w*.x)``, or a sum of them.
 
 Parsed from a short text ("He3", "He1 + He3", "2*He3 + He5") without eval: tokens are checked
-against a fixed grammar.  For a sum, learning (alignment O(1) with every component) is limited by
-its hardest component, so the engine runs each degree and reports the largest cost
-(docs/theory/scaling.md, "Targets").
+against a fixed grammar.  For a sum, the engine derives each degree separately; learning the whole
+sum (alignment O(1) with every component) needs the largest of their P*.
 """
 
 from __future__ import annotations
