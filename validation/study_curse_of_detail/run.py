@@ -9,6 +9,8 @@ Scaled-down CPU study (two parts of a few minutes each on one core; see README.m
      derived slope 1.
 
     python validation/study_curse_of_detail/run.py a       # study A (~4 min on a shared 2-core machine)
+    python validation/study_curse_of_detail/run.py a24     # study A at d = 24 (~3 min)
+    python validation/study_curse_of_detail/run.py steps   # equilibration check: 2x steps at d = 16 (~1.5 min)
     python validation/study_curse_of_detail/run.py b       # study B (~1.5 min)
     python validation/study_curse_of_detail/run.py report  # fits, report.json, *.png (seconds)
 """
@@ -151,7 +153,7 @@ def plots(rows_a, costs, grid, best, spec_fit):
     import matplotlib.pyplot as plt
     fig, axes = plt.subplots(1, 3, figsize=(12, 3.6), sharey=True)
     for ax, a in zip(axes, (0.5, 1.0, 1.5)):
-        for d in D_LIST:
+        for d in sorted({r["d"] for r in rows_a}):
             rs = sorted((r for r in rows_a if r["d"] == d), key=lambda r: r["P"])
             x = [r["P"] / d**a for r in rs]
             m = [np.mean(r["align"]) for r in rs]
@@ -191,6 +193,28 @@ def run_a():
     (HERE / "rows_a.json").write_text(json.dumps({"rows": rows, "seconds": round(time.time() - t0, 1)}) + "\n")
 
 
+def run_a24():
+    """Study A extended to d = 24 (N = 96) at the four largest P (the smaller ones sit at A ~ 0)."""
+    t0 = time.time()
+    rows = [sample(24, 96, P, SEED + 240 + i) for i, P in enumerate(P_LIST) if P >= 32]
+    (HERE / "rows_a24.json").write_text(json.dumps({"rows": rows, "seconds": round(time.time() - t0, 1)}) + "\n")
+
+
+def run_steps_check():
+    """Equilibration: the d = 16 points of study A nearest the onset, rerun with twice the steps."""
+    global STEPS
+    t0 = time.time()
+    rows = []
+    for i, P in enumerate(P_LIST):
+        if P in (128, 256):
+            short = sample(16, 64, P, SEED + 160 + i)
+            STEPS *= 2
+            long = sample(16, 64, P, SEED + 160 + i)
+            STEPS //= 2
+            rows.append({"P": P, "short": short, "long": long})
+    (HERE / "steps_check.json").write_text(json.dumps({"rows": rows, "seconds": round(time.time() - t0, 1)}) + "\n")
+
+
 def run_b():
     t0 = time.time()
     rows = [sample(B_D, N, int(round(4 * np.sqrt(N * B_D))), SEED + 1000 + N) for N in B_N]
@@ -202,7 +226,22 @@ def make_report():
     b = json.loads((HERE / "rows_b.json").read_text())
     rows_a, rows_b = a["rows"], b["rows"]
     grid = np.linspace(0.0, 3.0, 301)
+    best8, err8, _ = fit_collapse(rows_a, grid)                     # d = 8, 12, 16 (the pre-declared set)
+    extra = {}
+    if (HERE / "rows_a24.json").exists():
+        a24 = json.loads((HERE / "rows_a24.json").read_text())
+        rows_a = rows_a + a24["rows"]
+        extra["seconds_d24"] = a24["seconds"]
     best, err, costs = fit_collapse(rows_a, grid)
+    extra["collapse_exponent_d8_to_16"] = best8
+    extra["collapse_exponent_d8_to_16_se"] = err8
+    if (HERE / "steps_check.json").exists():
+        sc = json.loads((HERE / "steps_check.json").read_text())
+        extra["steps_check"] = [{"P": r["P"], "align_4000": float(np.mean(r["short"]["align"])),
+                                 "align_8000": float(np.mean(r["long"]["align"])),
+                                 "se": float(np.hypot(np.std(r["short"]["align"], ddof=1),
+                                                      np.std(r["long"]["align"], ddof=1)) / np.sqrt(MEMBERS))}
+                                for r in sc["rows"]]
     spec_fit = fit_specialists(rows_b)
     # post hoc: without N = 16, where the posterior mean has not aligned (A ~ 0.02)
     above = fit_specialists([r for r in rows_b if r["N"] > B_D])
@@ -210,7 +249,7 @@ def make_report():
                            "dtype": "float32", "integrator": "ou", "step_size": "min(4e-3, 0.256/P)"},
               "study_a": {"collapse_exponent": best, "collapse_exponent_se": err,
                           "collapse_cost": {str(x): collapse_cost(rows_a, x) for x in (0.5, 1.0, 1.5, 3.0)},
-                          "derived_exponent": 1.0, "seconds": a["seconds"], "rows": rows_a},
+                          "derived_exponent": 1.0, "seconds": a["seconds"], **extra, "rows": rows_a},
               "study_b": {**spec_fit, "derived_slope": 1.0, "post_hoc_without_N16": {
                   k: above[k] for k in ("slope", "slope_se", "chi2", "dof")},
                   "alignment": [float(np.mean(r["align"])) for r in rows_b],
@@ -226,7 +265,7 @@ def main(argv):
     torch.set_num_threads(1)
     parts = argv or ["a", "b", "report"]
     for part in parts:
-        {"a": run_a, "b": run_b, "report": make_report}[part]()
+        {"a": run_a, "a24": run_a24, "b": run_b, "steps": run_steps_check, "report": make_report}[part]()
 
 
 if __name__ == "__main__":
