@@ -12,6 +12,7 @@ Scaled-down CPU study (two parts of a few minutes each on one core; see README.m
     python validation/study_curse_of_detail/run.py a24     # study A at d = 24 (~3 min)
     python validation/study_curse_of_detail/run.py steps   # equilibration check: 2x steps at d = 16 (~1.5 min)
     python validation/study_curse_of_detail/run.py b       # study B (~1.5 min)
+    python validation/study_curse_of_detail/run.py b2      # study B2 (declared after B; ~1 min)
     python validation/study_curse_of_detail/run.py report  # fits, report.json, *.png (seconds)
 """
 
@@ -66,9 +67,10 @@ def sample(d, N, P, seed):
             "train_mse": (2 * np.asarray(r["train_loss"]) / P).tolist()}
 
 
-def prior_false_positives(d, N):
+def prior_false_positives(d, N, theta=None):
     from scipy.stats import beta
-    return N * float(beta.sf(THETA**2, 0.5, (d - 1) / 2))          # cos^2 ~ Beta(1/2, (d-1)/2) under the prior
+    theta = THETA if theta is None else theta
+    return N * float(beta.sf(theta**2, 0.5, (d - 1) / 2))          # cos^2 ~ Beta(1/2, (d-1)/2) under the prior
 
 
 def collapse_cost(rows, a):
@@ -125,18 +127,18 @@ def fit_specialists(rows):
             "counts": counts.tolist(), "count_se": se.tolist(), "sqrt_N_over_d": np.exp(x).tolist()}
 
 
-def fit_specialists_per_alignment(rows):
+def fit_specialists_per_alignment(rows, d=None, theta=None):
     """Post hoc: the recipe's cost of alignment alpha is M d + alpha^2 N/M, so M*(alpha) = alpha sqrt(N/d);
     fit log(M/A) against log sqrt(N/d) (A the measured alignment; delta-method errors)."""
     x, y, sy = [], [], []
     for r in rows:
-        c = np.mean(r["n_spec"]) - prior_false_positives(B_D, r["N"])
+        c = np.mean(r["n_spec"]) - prior_false_positives(d or B_D, r["N"], theta)
         a = np.mean(r["align"])
         if c <= 0 or a <= 0:
             continue
         se_c = max(np.std(r["n_spec"], ddof=1) / np.sqrt(len(r["n_spec"])), 0.5)
         se_a = np.std(r["align"], ddof=1) / np.sqrt(len(r["align"]))
-        x.append(np.log(np.sqrt(r["N"] / B_D)))
+        x.append(np.log(np.sqrt(r["N"] / (d or B_D))))
         y.append(np.log(c / a))
         sy.append(np.hypot(se_c / c, se_a / a))
     x, y, w = np.array(x), np.array(y), 1 / np.array(sy) ** 2
@@ -215,6 +217,23 @@ def run_steps_check():
     (HERE / "steps_check.json").write_text(json.dumps({"rows": rows, "seconds": round(time.time() - t0, 1)}) + "\n")
 
 
+B2_D, B2_THETA = 8, 0.8
+
+
+def run_b2():
+    """Study B2, declared before it was run: d = 8, N = 8 ... 128, P = 8 sqrt(N d) (further past the
+    onset than B), fresh seeds, threshold 0.8; the tested quantity is specialists per unit alignment
+    M/A against sqrt(N/d) (derived slope 1, since M*(alpha) = alpha sqrt(N/d))."""
+    global THETA
+    t0 = time.time()
+    old, THETA = THETA, B2_THETA
+    try:
+        rows = [sample(B2_D, N, int(round(8 * np.sqrt(N * B2_D))), SEED + 2000 + N) for N in (8, 16, 32, 64, 128)]
+    finally:
+        THETA = old
+    (HERE / "rows_b2.json").write_text(json.dumps({"rows": rows, "seconds": round(time.time() - t0, 1)}) + "\n")
+
+
 def run_b():
     t0 = time.time()
     rows = [sample(B_D, N, int(round(4 * np.sqrt(N * B_D))), SEED + 1000 + N) for N in B_N]
@@ -255,6 +274,14 @@ def make_report():
                   "alignment": [float(np.mean(r["align"])) for r in rows_b],
                   "post_hoc_per_alignment": fit_specialists_per_alignment(rows_b),
                   "seconds": b["seconds"], "rows": rows_b}}
+    if (HERE / "rows_b2.json").exists():
+        b2 = json.loads((HERE / "rows_b2.json").read_text())
+        report["study_b2"] = {"per_alignment": fit_specialists_per_alignment(b2["rows"], B2_D, B2_THETA),
+                              "theta": B2_THETA, "d": B2_D, "derived_slope": 1.0,
+                              "alignment": [float(np.mean(r["align"])) for r in b2["rows"]],
+                              "specialists": [float(np.mean(r["n_spec"]) - prior_false_positives(B2_D, r["N"], B2_THETA))
+                                              for r in b2["rows"]],
+                              "seconds": b2["seconds"], "rows": b2["rows"]}
     (HERE / "report.json").write_text(json.dumps(report, indent=1) + "\n")
     plots(rows_a, costs, grid, best, spec_fit)
     for part in ("study_a", "study_b"):
@@ -265,7 +292,8 @@ def main(argv):
     torch.set_num_threads(1)
     parts = argv or ["a", "b", "report"]
     for part in parts:
-        {"a": run_a, "a24": run_a24, "b": run_b, "steps": run_steps_check, "report": make_report}[part]()
+        {"a": run_a, "a24": run_a24, "b": run_b, "b2": run_b2, "steps": run_steps_check,
+         "report": make_report}[part]()
 
 
 if __name__ == "__main__":
