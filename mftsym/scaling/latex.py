@@ -10,6 +10,7 @@ import sympy as sp
 from ..export.latex import PREAMBLE, _escape_text
 from ..io import atomic_write_text
 from .derive import KAPPA
+from .monomial import Monomial
 
 _NAMES = {"beta_1": r"\beta_{1}", "beta_2": r"\beta_{2}", "beta_3": r"\beta_{3}", "kappa": r"\kappa"}
 
@@ -71,13 +72,20 @@ def scaling_document(res) -> str:
                         + (f",\\quad {vals}" if vals else "") + (f"\\\\ &\\qquad\\text{{where }} {region}" if region else ""))
         parts.append(" \\\\\n".join(rows) + "\n\\end{align*}}\n")
         if dr.boundaries:
-            parts.append("\\subsection*{Phase boundaries}\n{\\small\n\\begin{itemize}\n")
+            parts.append("\\subsection*{Phase boundaries}\nEach line: the two phases, then the inequality that "
+                         "holds on the first one's side.\n{\\small\n\\begin{itemize}\n")
             for (a, b), ineqs in dr.boundaries.items():
-                parts.append(f"\\item {_escape_text(a)} \\textit{{vs.}} {_escape_text(b)}: "
+                parts.append(f"\\item {_phase_tex(a)} \\textit{{vs.}} {_phase_tex(b)}: "
                              + ", ".join(f"${sp.latex(i)}$" for i in sorted(ineqs, key=str)) + "\n")
             parts.append("\\end{itemize}}\n")
     parts.append("\\end{document}\n")
     return "".join(parts)
+
+
+def _phase_tex(key) -> str:
+    names, exps = key
+    who = " = ".join(_escape_text(n) for n in names)
+    return f"{who} ($\\tilde E\\sim {_tex(Monomial(1, dict(exps)))}$)"
 
 
 def _sym_names(p) -> dict:

@@ -77,7 +77,8 @@ class Phase:
 
 def phase_diagram(scalings, scale_names: tuple, reference: str, span: float = 8.0, steps: int = 81):
     """Sample the exponent space of the non-reference scale variables over [0, span] (the reference,
-    usually d, has exponent 1) and collect phases and boundaries."""
+    usually d, has exponent 1) and collect phases and boundaries.  Boundaries map a pair of phase
+    keys (winner names, cost exponents) to the inequalities that hold on the first phase's side."""
     others = [n for n in scale_names if n != reference]
     grid = np.linspace(0.0, span, steps)
     # offset by half a step so grid points avoid the (rational) boundaries themselves
@@ -116,9 +117,8 @@ def phase_diagram(scalings, scale_names: tuple, reference: str, span: float = 8.
             phases.setdefault(nkey, {"cost": nwins[0][1].cost,
                                      "values": {s.pattern.name: r.values for s, r in nwins},
                                      "point": cells[nb][2], "region": set()})["region"].add(ineq_there)
-            pair = tuple(sorted((key, nkey)))
-            label = (_label(pair[0]), _label(pair[1]))
-            boundaries.setdefault(label, set()).add(ineq_here if pair[0] == key else ineq_there)
+            pair = tuple(sorted((key, nkey), key=str))
+            boundaries.setdefault(pair, set()).add(ineq_here if pair[0] == key else ineq_there)
     out = [Phase(k[0], v["cost"], v["values"], v["point"], tuple(sorted(v["region"], key=str)))
            for k, v in phases.items()]
     return out, boundaries
@@ -131,7 +131,8 @@ def _holding(a: Monomial, b: Monomial, point: dict, order: tuple):
     return solved_inequality(b, a, order)
 
 
-def _label(key) -> str:
+def phase_label(key) -> str:
+    """``"spec1 [E ~ sqrt(N)*sqrt(d)]"`` for a phase key (winner names, cost exponents)."""
     names, exps = key
     return " = ".join(names) + f" [E ~ {Monomial(1, dict(exps))}]"
 
@@ -151,4 +152,4 @@ def classify_grid(scalings, xs_name, ys_name, xs, ys, fixed: dict):
     return labels, codes
 
 
-__all__ = ["PatternScaling", "Phase", "phase_diagram", "solved_inequality", "winners_at", "classify_grid"]
+__all__ = ["PatternScaling", "Phase", "phase_diagram", "phase_label", "solved_inequality", "winners_at", "classify_grid"]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import sympy as sp
 
 from .derive import KAPPA
+from .phases import phase_label
 
 
 def _s(x) -> str:
@@ -48,7 +49,8 @@ def result_to_dict(res) -> dict:
                    "region": [sp.sstr(r) for r in ph.region],
                    "sample_exponents": {k: round(float(v), 4) for k, v in ph.point.items()}}
                   for ph in dr.phases]
-        bounds = [{"between": list(k), "inequalities": sorted(sp.sstr(i) for i in v)}
+        bounds = [{"between": [phase_label(k[0]), phase_label(k[1])],
+                   "holds_on_first_side": sorted(sp.sstr(i) for i in v)}
                   for k, v in dr.boundaries.items()]
         out["degrees"].append({"degree": dr.degree, "patterns": pats, "phases": phases, "boundaries": bounds})
     return out
