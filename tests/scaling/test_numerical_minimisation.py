@@ -72,3 +72,14 @@ def test_scaling_regimes_match_linear_programme(which, request):
             g[res.architecture.input_dim_name] = 1.0
             derived, _ = sc.exponent(g)
             assert derived == pytest.approx(_lp_value(sc.pattern, g), abs=1e-7), (sc.pattern.name, g)
+
+
+def test_vectorised_plot_classification_matches_pointwise(three_layer):
+    from mftsym.scaling.phases import classify_grid, winners_at
+    sc = three_layer.per_degree[0].scalings
+    xs, ys = np.linspace(0.05, 6.9, 13), np.linspace(0.03, 6.7, 11)
+    labels, codes = classify_grid(sc, "N1", "N2", xs, ys, {"d": 1.0})
+    for j, y in enumerate(ys):
+        for i, x in enumerate(xs):
+            _, wins = winners_at(sc, {"d": 1.0, "N1": x, "N2": y})
+            assert labels[codes[j, i]] == " = ".join(s.pattern.name for s, _ in wins)
