@@ -20,6 +20,7 @@ _PLUGINS = {
     "mftsym.solve.cli": "solve",
     "mftsym.validate.cli": "validate",
     "mftsym.nnft.cli": "criticality",
+    "mftsym.scaling.cli": "scaling",
 }
 
 

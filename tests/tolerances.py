@@ -13,3 +13,5 @@ QUADRATURE_RTOL = 1e-6
 QUADRATURE_ATOL = 1e-8
 MC_SIGMAS = 4.0          # |theory - mean| <= MC_SIGMAS * standard error
 SLOPE_SIGMAS = 3.0       # a fitted log-log slope is within SLOPE_SIGMAS of its target
+SCALING_OPT_RTOL = 1e-6  # exact monomial-sum optimum vs scipy minimisation of the same sum
+SCALING_SLOPE_ATOL = 0.05  # log-log slope of a numerically minimised variational bound vs derived exponent
