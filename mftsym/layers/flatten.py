@@ -42,11 +42,11 @@ def kernel_map(layer, state: KernelState, b: KernelBuilder, is_readout: bool = F
     args = (sp.Tuple(*state.spatial), sp.Integer(state.full))
     new_state = state.with_(spatial=None, full=False, channels=state.channels * math.prod(state.spatial))
     nngp = {p: b.define("F", p, DiagonalAverage(state.nngp[p], *args), "flatten: mean over positions of K(s,s)",
-                        new_state, latex_stem=r"\bar{K}") for p in PAIRS}
+                        new_state, latex_stem=r"{K^{\flat}}") for p in PAIRS}
     theta = 0
     if b.ntk:
         theta = b.define("ThetaF", "12", DiagonalAverage(state.ntk, *args), "NTK after flatten", new_state,
-                         latex_stem=r"\bar{\Theta}")
+                         latex_stem=r"{\Theta^{\flat}}")
     return new_state.with_(nngp=nngp, ntk=theta)
 
 

@@ -44,11 +44,11 @@ def kernel_map(layer, state: KernelState, b: KernelBuilder, is_readout: bool = F
     shape = sp.Tuple(*state.spatial)
     new_state = state.with_(spatial=None, full=False)
     nngp = {p: b.define("G", p, GlobalAverage(state.nngp[p], shape), "global average pooling", new_state,
-                        latex_stem=r"\bar{K}") for p in PAIRS}
+                        latex_stem=r"\langle K \rangle") for p in PAIRS}
     theta = 0
     if b.ntk:
         theta = b.define("ThetaG", "12", GlobalAverage(state.ntk, shape), "NTK after global average pooling",
-                         new_state, latex_stem=r"\bar{\Theta}")
+                         new_state, latex_stem=r"\langle \Theta \rangle")
     return new_state.with_(nngp=nngp, ntk=theta)
 
 

@@ -115,6 +115,15 @@ def _tex(printer, k):
     return printer._print(k)
 
 
+def _tex_at(printer, k, positions: str) -> str:
+    """``k`` printed at the given positions: a kernel named ``K(s,s')`` becomes ``K(s,s)``."""
+    tex = printer._print(k)
+    for suffix in ("(s,s')", "(s)"):
+        if tex.endswith(suffix) and k.is_Symbol:
+            return tex[: -len(suffix)] + positions
+    return rf"\left[{tex}\right]{positions}"
+
+
 class SpatialOperator(sp.Function):
     """Base class: ``Op(K, *meta)``, linear in K (so Op(0) = 0); meta are SymPy integers/tuples."""
 
@@ -205,7 +214,8 @@ class GlobalAverage(SpatialOperator):
         return op
 
     def _latex(self, printer):
-        return rf"\operatorname*{{mean}}_{{s,s'}} {_tex(printer, self.args[0])}(s,s')"
+        inner = _tex_at(printer, self.args[0], "(s,s')")
+        return rf"\operatorname*{{mean}}_{{s,s'}} {inner}"
 
 
 class DiagonalAverage(SpatialOperator):
@@ -228,7 +238,8 @@ class DiagonalAverage(SpatialOperator):
         return op
 
     def _latex(self, printer):
-        return rf"\operatorname*{{mean}}_{{s}} {_tex(printer, self.args[0])}(s,s)"
+        inner = _tex_at(printer, self.args[0], "(s,s)")
+        return rf"\operatorname*{{mean}}_{{s}} {inner}"
 
 
 class PositionDiagonal(SpatialOperator):
@@ -265,7 +276,7 @@ class PositionDiagonal(SpatialOperator):
 
     def _latex(self, printer):
         pos = "s" if int(self.args[2]) == 0 else "s'"
-        return rf"{_tex(printer, self.args[0])}({pos},{pos})"
+        return _tex_at(printer, self.args[0], f"({pos},{pos})")
 
 
 def same_padding(n: int, k: int, stride: int) -> tuple:

@@ -94,7 +94,7 @@ def kernel_map(layer, state: KernelState, b: KernelBuilder, is_readout: bool = F
     theta = 0
     if b.ntk:
         theta = b.define("ThetaR", "12", state.ntk + s2 * out.ntk, "NTK of the residual sum", out,
-                         latex_stem=r"\Theta_{R}")
+                         latex_stem=r"{\Theta_{R}}")
     return out.with_(nngp=nngp, ntk=theta, is_gaussian=state.is_gaussian and out.is_gaussian,
                      is_input=False)
 

@@ -96,7 +96,7 @@ class KernelBuilder:
         layer = self.layer if layer is None else layer
         name_stem, tex_stem = stem, latex_stem or stem
         while kernel_symbol(name_stem, layer, pair).name in self._names:
-            name_stem, tex_stem = name_stem + "p", tex_stem + "'"
+            name_stem, tex_stem = name_stem + "p", "{" + tex_stem + "'}"
         sym = kernel_symbol(name_stem, layer, pair)
         self._names.add(sym.name)
         self.definitions.append(Definition(sym, expr, kernel_latex(tex_stem, layer, pair, state.positions_latex),
