@@ -57,8 +57,8 @@ def derive_kernels(network, ntk: bool = True, method: str = "auto", order: int |
     )
     if getattr(network, "input_shape", None) is not None:
         notes = notes + (
-            r"Spatial network (inputs of shape " + " \\times ".join(str(n) for n in network.input_shape)
-            + r", channels last): kernels are indexed by positions $s, s'$; $x \cdot x'$ is the inner product "
+            r"Spatial network (inputs of shape $" + r" \times ".join(str(n) for n in network.input_shape)
+            + r"$, channels last): kernels are indexed by positions $s, s'$; $x \cdot x'$ is the inner product "
             r"over channels at each position pair. $\mathcal{P}$: patch average of a convolution, "
             r"$\mathcal{W}$: pooling-window average, $\mathrm{mean}_{s,s'}$: global average pooling, "
             r"$\mathrm{mean}_s K(s,s)$: flatten. Novak et al. 2019; Garriga-Alonso et al. 2019; "

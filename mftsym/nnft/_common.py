@@ -11,6 +11,8 @@ from ..spec.activations import ActivationFunction
 
 def stages(network):
     """The layers with consecutive activations composed: [Dense | ActivationFunction, ...]."""
+    from ..layers import require_supported
+    require_supported(network, "the finite-width (NNFT) theory")
     out = []
     for layer in network.layers:
         if isinstance(layer, Nonlinearity):

@@ -41,6 +41,8 @@ K11, K12, K22 = (sp.Symbol("K11", positive=True), sp.Symbol("K12", real=True), s
 
 def two_layer(network):
     """(hidden Dense, φ expression) of a one-hidden-layer network, or SpecError."""
+    from ..layers import require_supported
+    require_supported(network, "the adaptive-kernel theory")
     readout(network)
     layers = network.layers
     if not (len(layers) == 3 and isinstance(layers[0], Dense) and isinstance(layers[1], Nonlinearity)) and \
