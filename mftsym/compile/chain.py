@@ -156,12 +156,13 @@ class CompiledChain:
         if self.backend == "mpmath":
             raise EvaluationError("spatial kernels (conv, pooling, ...) evaluate with the numpy or torch "
                                   "backend, not mpmath")
-        key = (e.func, e.args[1:])
+        n = getattr(e, "n_arrays", 1)
+        key = (e.func, e.args[n:])
         if key not in self._ops:
             name = f"mft_op_{len(self._ops)}"
             self._ops[key] = name
-            self.namespace[name] = e.func(sp.Symbol("K"), *e.args[1:]).numeric()
-        return sp.Function(self._ops[key])(e.args[0])
+            self.namespace[name] = e.numeric()
+        return sp.Function(self._ops[key])(*e.args[:n])
 
     # ------------------------------------------------------------------ evaluation
     def check_env(self, env):

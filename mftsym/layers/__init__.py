@@ -36,12 +36,14 @@ MODULES = {
     "flatten": "flatten",
     "layer_norm": "layer_norm",
     "residual": "residual",
+    "attention": "attention",
 }
 
 #: spec classes of the layer types defined in this package (dense/activation live in spec.layers)
 _CLASSES = {"conv": ("conv", "Conv"), "avg_pool": ("avg_pool", "AvgPool"),
             "global_avg_pool": ("global_avg_pool", "GlobalAvgPool"), "flatten": ("flatten", "Flatten"),
-            "layer_norm": ("layer_norm", "LayerNorm"), "residual": ("residual", "Residual")}
+            "layer_norm": ("layer_norm", "LayerNorm"), "residual": ("residual", "Residual"),
+            "attention": ("attention", "Attention")}
 
 
 def rule(layer, where: str | None = None):

@@ -140,9 +140,12 @@ class SpatialOperator(sp.Function):
         """A function array -> array applying this operator (numpy or torch arrays)."""
         raise NotImplementedError
 
+    #: how many leading arguments are arrays (the rest are static metadata)
+    n_arrays = 1
+
     @property
     def meta(self):
-        return self.args[1:]
+        return self.args[self.n_arrays:]
 
 
 class PatchAverage(SpatialOperator):
@@ -299,5 +302,113 @@ def output_shape(shape, window, stride, lo, hi) -> tuple:
     return tuple((n + a + b - k) // s + 1 for n, k, s, a, b in zip(shape, window, stride, lo, hi))
 
 
-__all__ = ["DiagonalAverage", "GlobalAverage", "PatchAverage", "PositionDiagonal", "SpatialOperator",
+__all__ = ["AttentionWeighting", "AttentionWeights", "DiagonalAverage", "GlobalAverage", "MECHANISMS", "PatchAverage",
+           "PositionDiagonal", "PositionSum", "SpatialOperator",
            "WindowAverage", "output_shape", "padding_amounts", "same_padding"]
+
+
+# --------------------------------------------------------------------------- attention (Hron et al. 2020)
+MECHANISMS = ("softmax", "identity", "relu", "abs")
+
+
+def _flat_pairs(x, shape):
+    """(..., *S, *S) -> (..., |S|, |S|)."""
+    import math
+    n = math.prod(shape)
+    lead = x.shape[:x.ndim - 2 * len(shape)]
+    return x.reshape(*lead, n, n), lead
+
+
+class AttentionWeights(SpatialOperator):
+    r"""A(s,t) = mechanism(logits(s,t)) over the key positions t; args (logits, shape, mechanism code).
+
+    ``softmax`` is normalised over t; ``identity``, ``relu`` and ``abs`` act elementwise."""
+
+    nargs = 3
+
+    def numeric(self):
+        shape = _ints(self.args[1])
+        mech = MECHANISMS[int(self.args[2])]
+
+        def op(x):
+            x = _as_kernel(x, shape, True)
+            flat, lead = _flat_pairs(x, shape)
+            if _is_torch(flat):
+                import torch
+                fn = {"softmax": lambda a: torch.softmax(a, -1), "identity": lambda a: a,
+                      "relu": torch.relu, "abs": torch.abs}[mech]
+            else:
+                import numpy as np
+
+                def softmax(a):
+                    e = np.exp(a - a.max(-1, keepdims=True))
+                    return e / e.sum(-1, keepdims=True)
+                fn = {"softmax": softmax, "identity": lambda a: a, "relu": lambda a: np.maximum(a, 0.0),
+                      "abs": np.abs}[mech]
+            return fn(flat).reshape(x.shape)
+        return op
+
+    def _latex(self, printer):
+        mech = MECHANISMS[int(self.args[2])]
+        name = {"softmax": r"\operatorname{softmax}_{t}", "identity": "", "relu": r"\operatorname{relu}",
+                "abs": r"\left|\cdot\right|"}[mech]
+        inner = printer._print(self.args[0]).replace("(s,s')", "(s,t)")
+        return rf"{name}\left({inner}\right)" if name else inner
+
+
+class AttentionWeighting(SpatialOperator):
+    r"""sum_{t,t'} A(s,t) K(t,t') B(s',t'); args (K, A, B, shape)."""
+
+    nargs = 4
+    n_arrays = 3
+
+    @classmethod
+    def eval(cls, K, A, B, shape):  # sympy's evaluation hook
+        if K.is_zero or A.is_zero or B.is_zero:
+            return sp.S.Zero
+        return None
+
+    def numeric(self):
+        shape = _ints(self.args[3])
+
+        def op(k, a, b):
+            k, a, b = (_as_kernel(v, shape, True) for v in (k, a, b))
+            kf, _ = _flat_pairs(k, shape)
+            af, _ = _flat_pairs(a, shape)
+            bf, _ = _flat_pairs(b, shape)
+            if _is_torch(kf):
+                import torch
+                out = torch.einsum("...st,...tu,...vu->...sv", af, kf, bf)
+            else:
+                import numpy as np
+                out = np.einsum("...st,...tu,...vu->...sv", af, kf, bf, optimize=True)
+            return out.reshape(*out.shape[:-2], *shape, *shape)
+        return op
+
+    def _latex(self, printer):
+        k = printer._print(self.args[0]).replace("(s,s')", "(t,t')")
+        a = printer._print(self.args[1]).replace("(s,s')", "(s,t)")
+        b = printer._print(self.args[2]).replace("(s,s')", "(s',t')")
+        return rf"\sum_{{t,t'}} {a}\, {k}\, {b}"
+
+
+class PositionSum(SpatialOperator):
+    r"""sum_{t,t'} K(t,t'), kept with singleton position axes (broadcasts against K); args (K, shape)."""
+
+    nargs = 2
+
+    def numeric(self):
+        shape = _ints(self.args[1])
+        r = len(shape)
+
+        def op(x):
+            x = _as_kernel(x, shape, True)
+            axes = tuple(range(x.ndim - 2 * r, x.ndim))
+            if _is_torch(x):
+                return x.sum(dim=axes, keepdim=True)
+            return x.sum(axis=axes, keepdims=True)
+        return op
+
+    def _latex(self, printer):
+        inner = printer._print(self.args[0]).replace("(s,s')", "(t,t')")
+        return rf"\sum_{{t,t'}} \left[{inner}\right]"
