@@ -1,6 +1,6 @@
 """Evaluate the kernel chain of a spatial network (conv, pooling, LayerNorm, residual) on data.
 
-X has shape (P, *input_shape), channels last.  The chain's inputs are the inner products over
+X has shape (P, *input_shape), channels last (or (P, prod(input_shape)), flattened in that order).  The chain's inputs are the inner products over
 channels at position pairs, divided by nothing (the derivation divides by the channel count):
 
 * diagonal mode (no layer mixes positions): x.x'(s) of shape (P, P', *S), with the x-x and x'-x'
@@ -20,6 +20,13 @@ import numpy as np
 
 from ..errors import EvaluationError
 from .chain import compile_chain
+
+
+def _unflatten(x, shape):
+    """(P, prod(shape)) flattened inputs (as datasets store them) -> (P, *shape)."""
+    if x is not None and x.ndim == 2 and x.shape[1] == math.prod(shape) and len(shape) > 1:
+        return x.reshape(x.shape[0], *shape)
+    return x
 
 
 def _check(x, shape, name):
@@ -66,6 +73,7 @@ def evaluate_spatial_kernel(derivation, network, x, x2=None, kinds=("nngp",), pa
         dtype = dtype or torch.float64
         xt = torch.as_tensor(x, dtype=dtype, device=device)
         x2t = None if x2 is None else torch.as_tensor(x2, dtype=dtype, device=xt.device)
+        xt, x2t = _unflatten(xt, shape), _unflatten(x2t, shape)
         _check(xt, shape, "X")
         if x2t is not None:
             _check(x2t, shape, "X2")
@@ -81,6 +89,7 @@ def evaluate_spatial_kernel(derivation, network, x, x2=None, kinds=("nngp",), pa
         return tuple(outs)
     xa = np.asarray(x, dtype=float)
     x2a = None if x2 is None else np.asarray(x2, dtype=float)
+    xa, x2a = _unflatten(xa, shape), _unflatten(x2a, shape)
     _check(xa, shape, "X")
     if x2a is not None:
         _check(x2a, shape, "X2")

@@ -71,6 +71,8 @@ class NetworkPlan:
         ``stop``: index of the first layer not applied; ``hidden``: list collecting activation outputs."""
         it = iter(params)
         h = x
+        if self.input_shape is not None and x.dim() == 2:     # flattened spatial inputs (P, prod(shape))
+            h = x.reshape(x.shape[0], *self.input_shape)
         for i, layer in enumerate(self.layers):
             if stop is not None and i >= stop:
                 break
@@ -110,6 +112,9 @@ def spec_values(spec, width=None, input_dim=None, params=None) -> dict:
             for name in hidden_width_symbols(spec):
                 values[name] = float(width)
     dim = spec.network.input_dim
+    shape = getattr(spec.network, "input_shape", None)
+    if input_dim is not None and shape is not None and int(input_dim) == math.prod(shape):
+        input_dim = None                          # flattened spatial inputs: (P, prod(input_shape))
     if input_dim is not None:
         if dim.is_Integer and int(dim) != int(input_dim):
             raise EvaluationError(f"the spec has input_dim = {dim} but the data has dimension {input_dim}")

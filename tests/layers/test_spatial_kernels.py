@@ -243,3 +243,15 @@ def test_spatial_latex_is_readable_and_compiles(tmp_path):
     run = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", out.name], cwd=tmp_path,
                          capture_output=True, text=True, timeout=60)
     assert run.returncode == 0, run.stdout[-2000:]
+
+
+def test_cli_kernel_takes_spatial_inputs(tmp_path):
+    from mftsym.cli import main
+    spec = spec_of([conv(), act("relu"), {"type": "global_avg_pool"}, READOUT], [4, 4, 2], params=PARAMS)
+    path = tmp_path / "cnn.toml"
+    spec.save(path)
+    x = inputs(spec, p=3)
+    np.save(tmp_path / "x.npy", x)
+    assert main(["kernel", str(path), "--x", str(tmp_path / "x.npy"), "--kind", "ntk",
+                 "--out", str(tmp_path / "k.npy")]) == 0
+    assert close(np.load(tmp_path / "k.npy"), mf.kernel(spec, x, kind="ntk"))
