@@ -1,15 +1,16 @@
 r"""Residual block: out = x + scale * branch(x).
 
-In the infinite-width limit the skip path and the branch are independent when the branch starts
-with a linear layer (its first weights are independent of x), and their covariance vanishes when
-one of them has zero mean, so the kernels add (neural-tangents' ``FanOut(2)``, ``parallel(Identity(),
-branch)``, ``FanInSum()``)::
+In the infinite-width limit the covariance of the skip path x_i and the branch output b_i vanishes
+when the branch ends with a linear layer (its zero-mean weights are independent of everything
+else: b_i has zero mean given x), or when x has zero mean and the branch starts with a linear
+layer (then b_i is independent of x_i); the kernels then add (neural-tangents' ``FanOut(2)``,
+``parallel(Identity(), branch)``, ``FanInSum()``)::
 
     K'(x,x') = K(x,x') + scale^2 K_branch(x,x'),     Theta' = Theta + scale^2 Theta_branch
 
-where the branch is folded from the block's input kernel (its NTK carries the skip's Theta).  A
-branch whose first nonlinearity comes before any linear layer, or a sum of two non-zero-mean paths,
-would add cross terms this map leaves out: both raise.  See docs/theory/layers.md, "residual".
+where the branch is folded from the block's input kernel (its NTK carries the skip's Theta).  Any
+other combination (e.g. a post-ReLU skip plus a branch ending in a ReLU) has cross terms
+E[x_i] E[b_i] this map leaves out: it raises.  See docs/theory/layers.md, "residual".
 """
 
 from __future__ import annotations
@@ -45,14 +46,6 @@ class Residual:
         if scale.has(sp.Symbol("x", real=True)):
             raise SpecError("scale may not depend on x", f"{self.where}.scale")
         object.__setattr__(self, "scale", scale)
-        linear_seen = False
-        for i, layer in enumerate(branch):
-            if rule(layer).LINEAR:
-                linear_seen = True
-            elif layer.type == "activation" and not linear_seen:
-                raise SpecError("the branch applies a nonlinearity before any dense/conv/attention layer: the "
-                                "skip path and the branch would be correlated and the kernels would not add; "
-                                "start the branch with a linear layer", f"{self.where}.branch[{i}]")
 
     @property
     def free_symbols(self) -> set:
@@ -77,6 +70,17 @@ class Residual:
         return {"type": "residual", "scale": _to_data(self.scale), "branch": [b.to_dict() for b in self.branch]}
 
 
+def starts_linear(branch) -> bool:
+    """Whether a linear layer (dense, conv, attention) comes before the branch's first nonlinearity."""
+    from . import rule
+    for layer in branch:
+        if rule(layer).LINEAR:
+            return True
+        if layer.type == "activation":
+            return False
+    return False
+
+
 def kernel_map(layer, state: KernelState, b: KernelBuilder, is_readout: bool = False) -> KernelState:
     from . import fold_kernel
     out = fold_kernel(layer.branch, state, b)
@@ -84,10 +88,11 @@ def kernel_map(layer, state: KernelState, b: KernelBuilder, is_readout: bool = F
         raise SpecError(f"the branch maps features of shape {state.spatial or ()} x {state.channels} to "
                         f"{out.spatial or ()} x {out.channels}: a residual sum needs the same shape",
                         layer.where)
-    if not (state.is_gaussian or out.is_gaussian):
-        raise SpecError("both the skip path and the branch output have non-zero mean (each ends in a "
-                        "nonlinearity), so their covariance does not vanish and the kernels would not add; "
-                        "end the branch with a dense/conv layer", layer.where)
+    if not (out.is_gaussian or (state.is_gaussian and starts_linear(layer.branch))):
+        raise SpecError("the skip path and the branch are correlated in the infinite-width limit (the branch "
+                        "ends in a nonlinearity, and it does not start with a linear layer acting on a "
+                        "zero-mean skip), so their kernels would not add; end the branch with a dense/conv "
+                        "layer", layer.where)
     s2 = layer.scale ** 2
     nngp = {p: b.define("R", p, state.nngp[p] + s2 * out.nngp[p], "residual sum: skip + scale^2 branch", out)
             for p in PAIRS}

@@ -37,6 +37,11 @@ CASES = {
                         {"type": "residual", "scale": 0.7,
                          "branch": [conv(kernel=[3, 3], bias_var=0.0), act("relu"), conv(kernel=[1, 1])]},
                         {"type": "global_avg_pool"}, READOUT], [3, 3, 2]),
+    # pre-activation block on a Gaussian skip: x + (relu -> conv -> relu -> conv)(x)
+    "preactivation_residual": ([conv(kernel=[3]),
+                                {"type": "residual", "branch": [act("relu"), conv(kernel=[3]), act("relu"),
+                                                                conv(kernel=[3])]},
+                                {"type": "flatten"}, READOUT], [5, 2]),
 }
 
 
