@@ -57,17 +57,88 @@ def spatial_inputs(x, x2, shape, full, xp):
     return {"x11": x11, "x12": x12, "x22": x22}
 
 
+#: elements of one (x, x') block of a position-pair array: the chain runs block by block over the
+#: P x P' grid so its intermediates stay ~16 MiB each (float64), whatever P is
+BLOCK_ELEMENTS = 1 << 21
+
+
+def _block_size(full, shape, p, q):
+    pos = math.prod(shape[:-1]) ** (2 if full else 1)
+    b = max(1, int(math.sqrt(BLOCK_ELEMENTS / pos)))
+    return min(b, p), min(b, q)
+
+
+def _run_blocks(chain, env, kinds, a, b, shape, full, xp, threads):
+    """{kind: (P, P', ...) value} over the grid of input pairs, evaluated on (rows of x, rows of x')
+    blocks (in worker threads); for K(X, X) with a pooled (P, P') output only the blocks on and above
+    the diagonal run, the others are mirrored."""
+    from .kernel_fn import thread_pool
+    torch_backend = xp.__name__ == "torch"
+    second = a if b is None else b
+    p, q = a.shape[0], second.shape[0]
+    bp, bq = _block_size(full, shape, p, q)
+    if bp >= p and bq >= q:
+        vals = chain({**env, **spatial_inputs(a, b, shape, full, xp)})
+        return {k: vals[k] for k in kinds}
+
+    def block(rc):
+        r0, c0 = rc
+        vals = chain({**env, **spatial_inputs(a[r0:r0 + bp], second[c0:c0 + bq], shape, full, xp)})
+        rows, cols = min(bp, p - r0), min(bq, q - c0)
+        out = {}
+        for k in kinds:
+            v = vals[k]
+            if torch_backend:
+                v = xp.as_tensor(v, dtype=a.dtype, device=a.device)
+                v = xp.broadcast_to(v, (rows, cols, *v.shape[2:])) if v.dim() >= 2 else xp.broadcast_to(v, (rows, cols))
+            else:
+                v = np.asarray(v, dtype=float)
+                v = np.broadcast_to(v, (rows, cols, *v.shape[2:])) if v.ndim >= 2 else np.broadcast_to(v, (rows, cols))
+            out[k] = v
+        return out
+
+    first = block((0, 0))
+    tails = {k: tuple(v.shape[2:]) for k, v in first.items()}
+    symmetric = b is None and bp == bq and not any(tails.values())
+    blocks = [(r, c) for r in range(0, p, bp) for c in range(0, q, bq) if (r, c) != (0, 0)
+              and (not symmetric or c >= r)]
+    parts = {(0, 0): first}
+
+    def work(rc):
+        parts[rc] = block(rc)
+
+    if threads > 1 and len(blocks) > 1:
+        list(thread_pool(threads).map(work, blocks, chunksize=1))
+    else:
+        for blk in blocks:
+            work(blk)
+    out = {}
+    for k in kinds:
+        shape_k = (p, q, *tails[k])
+        arr = xp.empty(shape_k, dtype=a.dtype, device=a.device) if torch_backend else np.empty(shape_k)
+        for (r0, c0), vals in parts.items():
+            v = vals[k]
+            arr[r0:r0 + v.shape[0], c0:c0 + v.shape[1]] = v
+            if symmetric and c0 != r0:
+                arr[c0:c0 + v.shape[1], r0:r0 + v.shape[0]] = v.T
+        out[k] = arr
+    return out
+
+
 def evaluate_spatial_kernel(derivation, network, x, x2=None, kinds=("nngp",), params=None,
-                            backend="numpy", device=None, dtype=None):
+                            backend="numpy", device=None, dtype=None, threads=None):
     """The kernels ``kinds`` between the inputs ``x`` and ``x2`` (default ``x``) of a spatial network:
-    (P, P') after a pooling/flatten layer, (P, P', *S[, *S]) if the output still has positions."""
+    (P, P') after a pooling/flatten layer, (P, P', *S[, *S]) if the output still has positions.
+    The P x P' grid runs in blocks of ~``BLOCK_ELEMENTS`` position-pair entries, on ``threads``
+    worker threads (default: :func:`mftsym.compile.kernel_fn.default_threads`)."""
     from ..layers import mixes_positions
-    from .kernel_fn import parameter_env
+    from .kernel_fn import default_threads, parameter_env
     if backend == "mpmath":
         raise EvaluationError("spatial kernels evaluate with the numpy or torch backend, not mpmath")
     shape = tuple(network.input_shape)
     full = mixes_positions(network)
     chain = compile_chain(derivation, backend, outputs=kinds)
+    threads = default_threads(backend) if threads is None else max(1, int(threads))
     if backend == "torch":
         import torch
         dtype = dtype or torch.float64
@@ -78,8 +149,11 @@ def evaluate_spatial_kernel(derivation, network, x, x2=None, kinds=("nngp",), pa
         if x2t is not None:
             _check(x2t, shape, "X2")
         env = parameter_env(network, params, shape[-1])
-        env.update(spatial_inputs(xt, x2t, shape, full, torch))
-        vals = chain(env)
+        grad = (xt.requires_grad or (x2t is not None and x2t.requires_grad)) and torch.is_grad_enabled()
+        if grad or xt.device.type != "cpu":
+            vals = chain({**env, **spatial_inputs(xt, x2t, shape, full, torch)})
+        else:
+            vals = _run_blocks(chain, env, kinds, xt, x2t, shape, full, torch, threads)
         p, q = xt.shape[0], (xt if x2t is None else x2t).shape[0]
         outs = []
         for k in kinds:
@@ -96,8 +170,7 @@ def evaluate_spatial_kernel(derivation, network, x, x2=None, kinds=("nngp",), pa
     if not (np.all(np.isfinite(xa)) and (x2a is None or np.all(np.isfinite(x2a)))):
         raise EvaluationError("X or X2 contains NaN or inf")
     env = parameter_env(network, params, shape[-1])
-    env.update(spatial_inputs(xa, x2a, shape, full, np))
-    vals = chain(env)
+    vals = _run_blocks(chain, env, kinds, xa, x2a, shape, full, np, threads)
     p, q = xa.shape[0], (xa if x2a is None else x2a).shape[0]
     outs = []
     for k in kinds:
