@@ -20,7 +20,6 @@ diagonal entries feed the Gaussian expectations of the off-diagonal one.
 
 from __future__ import annotations
 
-import sympy as sp
 
 from ..layers import KernelBuilder, fold_kernel, input_state
 from ..layers.activation import almost_everywhere_derivative  # noqa: F401 (re-exported)

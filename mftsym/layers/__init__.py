@@ -18,7 +18,6 @@ some layer types says so with :func:`require_supported`.  See docs/theory/layers
 from __future__ import annotations
 
 import importlib
-import math
 from dataclasses import dataclass
 
 import sympy as sp
@@ -177,7 +176,8 @@ def fold_numeric(layers, ctx: NumericContext, readout: int | None = None):
 def linear_widths(network) -> list:
     """Width expressions of every linear layer but the top-level readout (what ``width=N`` sets)."""
     layers = network.layers
-    ro = len(layers) - 1 if layers and layers[-1].type == "dense" else None
+    dense = [i for i, layer in enumerate(layers) if layer.type == "dense"]
+    ro = dense[-1] if dense else None            # the last top-level dense layer is the readout
     out = []
     for i, layer in enumerate(layers):
         for sub in walk([layer]):

@@ -13,19 +13,8 @@ def stages(network):
     """The layers with consecutive activations composed: [Dense | ActivationFunction, ...]."""
     from ..layers import require_supported
     require_supported(network, "the finite-width (NNFT) theory")
-    out = []
-    for layer in network.layers:
-        if isinstance(layer, Nonlinearity):
-            fn = layer.fn
-            if out and isinstance(out[-1], ActivationFunction):
-                prev = out[-1]
-                fn = ActivationFunction(f"{fn.source}∘{prev.source}", fn.expr.subs(X, prev.expr))
-                out[-1] = fn
-            else:
-                out.append(fn)
-        else:
-            out.append(layer)
-    return out
+    from ..layers.activation import merge
+    return [layer.fn if isinstance(layer, Nonlinearity) else layer for layer in merge(network.layers)]
 
 
 def dense_blocks(network):
@@ -43,15 +32,12 @@ def dense_blocks(network):
 
 def effective_weight_vars(network):
     """C_W per dense layer as it enters the kernel recursion (mean-field readout: C_W / fan_in)."""
+    from ..layers.parametrization import kernel_weight_var
     dense = network.dense_layers
     fans = network.fan_ins()
-    out = []
-    for i, layer in enumerate(dense):
-        cw = layer.weight_var
-        if network.parametrization == "mean_field" and i == len(dense) - 1 and len(dense) > 1:
-            cw = cw / fans[i]
-        out.append(cw)
-    return out
+    return [kernel_weight_var(network.parametrization, layer.weight_var, fans[i],
+                              is_readout=(i == len(dense) - 1 and len(dense) > 1))
+            for i, layer in enumerate(dense)]
 
 
 def derivative(phi: sp.Expr, order: int, term: str) -> sp.Expr:

@@ -2,7 +2,6 @@
 predictions of the same spec, through ``mftsym.validate``."""
 
 import numpy as np
-import pytest
 import torch
 
 import mftsym as mf
