@@ -45,3 +45,16 @@ def test_flattened_and_spatial_inputs_give_the_same_kernel():
     spec = mf.Spec.from_dict(CNN).with_params(N=8)
     x = np.random.default_rng(1).normal(size=(3, 4, 4, 1))
     assert np.array_equal(mf.kernel(spec, x), mf.kernel(spec, x.reshape(3, -1)))
+
+
+def test_solve_gp_on_a_cnn_is_the_kernel_regression():
+    from mftsym.solve.api import solve
+    spec = mf.Spec.from_dict({"network": {"input_shape": [4, 2], "layers": [
+        {"type": "conv", "width": "C", "kernel": [2], "weight_var": 1.5}, {"type": "activation", "fn": "relu"},
+        {"type": "flatten"}, {"type": "dense", "width": 1, "weight_var": 1.0}]},
+        "posterior": {"noise_var": 0.1}, "theory": {"kind": "gp"}})
+    x = np.random.default_rng(0).normal(size=(6, 4, 2))
+    y = np.sin(x.sum((1, 2)))
+    K = mf.kernel(spec, x)
+    expected = K[:2] @ np.linalg.solve(K + 0.1 * np.eye(6), y)
+    assert np.allclose(solve(spec, x, y, x[:2]).prediction, expected, rtol=1e-10)
