@@ -169,6 +169,11 @@ class PatchAverage(SpatialOperator):
             return x
         return op
 
+    def _sympystr(self, printer):
+        pad = "circular" if bool(self.args[6]) else "zero-padded"
+        return (f"PatchAverage[kernel={tuple(int(k) for k in self.args[2])}, "
+                f"stride={tuple(int(k) for k in self.args[3])}, {pad}]({printer._print(self.args[0])})")
+
     def _latex(self, printer):
         kernel = r"\times ".join(str(int(k)) for k in self.args[2])
         stride = ",".join(str(int(s)) for s in self.args[3])
@@ -196,6 +201,10 @@ class WindowAverage(SpatialOperator):
             return x
         return op
 
+    def _sympystr(self, printer):
+        return (f"WindowAverage[window={tuple(int(k) for k in self.args[2])}, "
+                f"stride={tuple(int(k) for k in self.args[3])}]({printer._print(self.args[0])})")
+
     def _latex(self, printer):
         window = r"\times ".join(str(int(k)) for k in self.args[2])
         return rf"\mathcal{{W}}^{{{window}}}\!\left[{_tex(printer, self.args[0])}\right]"
@@ -215,6 +224,9 @@ class GlobalAverage(SpatialOperator):
             return x.mean(axis=tuple(range(x.ndim - 2 * r, x.ndim))) if not _is_torch(x) else \
                 x.mean(dim=tuple(range(x.ndim - 2 * r, x.ndim)))
         return op
+
+    def _sympystr(self, printer):
+        return f"mean_{{s,s'}}({printer._print(self.args[0])})"
 
     def _latex(self, printer):
         inner = _tex_at(printer, self.args[0], "(s,s')")
@@ -239,6 +251,9 @@ class DiagonalAverage(SpatialOperator):
             axes = tuple(range(x.ndim - r, x.ndim))
             return x.mean(dim=axes) if _is_torch(x) else x.mean(axis=axes)
         return op
+
+    def _sympystr(self, printer):
+        return f"mean_s diag({printer._print(self.args[0])})"
 
     def _latex(self, printer):
         inner = _tex_at(printer, self.args[0], "(s,s)")
@@ -276,6 +291,9 @@ class PositionDiagonal(SpatialOperator):
             new = (*lead, *shape, *([1] * r)) if side == 0 else (*lead, *([1] * r), *shape)
             return d.reshape(new)
         return op
+
+    def _sympystr(self, printer):
+        return f"diag{int(self.args[2])}({printer._print(self.args[0])})"
 
     def _latex(self, printer):
         pos = "s" if int(self.args[2]) == 0 else "s'"
@@ -348,6 +366,9 @@ class AttentionWeights(SpatialOperator):
             return fn(flat).reshape(x.shape)
         return op
 
+    def _sympystr(self, printer):
+        return f"{MECHANISMS[int(self.args[2])]}_t({printer._print(self.args[0])})"
+
     def _latex(self, printer):
         mech = MECHANISMS[int(self.args[2])]
         name = {"softmax": r"\operatorname{softmax}_{t}", "identity": "", "relu": r"\operatorname{relu}",
@@ -385,6 +406,10 @@ class AttentionWeighting(SpatialOperator):
             return out.reshape(*out.shape[:-2], *shape, *shape)
         return op
 
+    def _sympystr(self, printer):
+        a, k, b = printer._print(self.args[1]), printer._print(self.args[0]), printer._print(self.args[2])
+        return f"sum_tt'({a} {k} {b})"
+
     def _latex(self, printer):
         k = printer._print(self.args[0]).replace("(s,s')", "(t,t')")
         a = printer._print(self.args[1]).replace("(s,s')", "(s,t)")
@@ -408,6 +433,9 @@ class PositionSum(SpatialOperator):
                 return x.sum(dim=axes, keepdim=True)
             return x.sum(axis=axes, keepdims=True)
         return op
+
+    def _sympystr(self, printer):
+        return f"sum_tt'({printer._print(self.args[0])})"
 
     def _latex(self, printer):
         inner = printer._print(self.args[0]).replace("(s,s')", "(t,t')")
