@@ -255,3 +255,16 @@ def test_cli_kernel_takes_spatial_inputs(tmp_path):
     assert main(["kernel", str(path), "--x", str(tmp_path / "x.npy"), "--kind", "ntk",
                  "--out", str(tmp_path / "k.npy")]) == 0
     assert close(np.load(tmp_path / "k.npy"), mf.kernel(spec, x, kind="ntk"))
+
+
+def test_python_api_builds_the_same_network_as_toml():
+    net = mf.Network((mf.Conv("C", [3, 3], 1.7, 0.1, padding="circular"),
+                      mf.Residual((mf.Activation("relu"), mf.Dense("C", 1.0),), scale=0.5), mf.LayerNorm(),
+                      mf.Attention("C", "H", "C", "C", mechanism="relu"),
+                      mf.AvgPool([2, 2]), mf.Flatten(), mf.Dense(1, 1.0)), input_shape=(4, 4, 2))
+    spec = mf.Spec(net, params={"C": 8, "H": 2})
+    again = mf.Spec.from_toml_string(spec.to_toml())
+    assert again.network == net and again.network.input_shape == (4, 4, 2)
+    x = inputs(spec, p=2)
+    assert close(mf.kernel(spec, x, kind="ntk"), mf.kernel(again, x, kind="ntk"))
+    assert isinstance(mf.GlobalAvgPool(), mf.GlobalAvgPool)
