@@ -32,3 +32,12 @@ def test_bench_nnft_posterior_tiny(tmp_path):
     _run("bench_nnft_posterior.py", "--P", "20", "--T", "4", "--samples", "4000", "--repeats", "1", "--json", str(out))
     row = json.loads(out.read_text())
     assert row["numpy_s"] > 0 and row["torch_s"] > 0 and row["max_abs_z"]["correction"] < 6
+
+
+@pytest.mark.slow
+def test_bench_cnn_kernels_tiny():
+    text = _run("bench_cnn_kernels.py", "--n", "4", "--repeats", "1")
+    row = json.loads(text.strip().splitlines()[-1])
+    assert row["mftsym"]["median_s"] > 0
+    if "agreement" in row:                       # neural-tangents venv present
+        assert row["agreement"]["nngp"] < 1e-10 and row["agreement"]["ntk"] < 1e-8

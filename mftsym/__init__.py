@@ -12,6 +12,13 @@ from .errors import (ConvergenceError, EvaluationError, ExpressionError, MftsymE
                      TrainingDivergedError)
 from .spec import Dense, Network, Spec, load_spec, resolve_activation
 from .spec.layers import Nonlinearity as Activation
+from .layers.attention import Attention
+from .layers.avg_pool import AvgPool
+from .layers.conv import Conv
+from .layers.flatten import Flatten
+from .layers.global_avg_pool import GlobalAvgPool
+from .layers.layer_norm import LayerNorm
+from .layers.residual import Residual
 
 __version__ = "0.1.0"
 
@@ -58,6 +65,7 @@ def example_spec(name: str = "two_layer_erf") -> Spec:
     return Spec.from_toml_string(path.read_text(), source=f"example:{name}")
 
 
-__all__ = ["Activation", "ConvergenceError", "Dense", "EvaluationError", "ExpressionError", "MftsymError",
+__all__ = ["Activation", "Attention", "AvgPool", "Conv", "ConvergenceError", "Flatten", "GlobalAvgPool", "LayerNorm",
+           "Residual", "Dense", "EvaluationError", "ExpressionError", "MftsymError",
            "Network", "Spec", "SpecError", "TrainingDivergedError", "derive_kernels", "example_spec",
            "kernel", "load_spec", "resolve_activation"]

@@ -8,9 +8,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1] / "mftsym"
-THEORY_PACKAGES = ("spec", "gaussian", "derive", "compile", "solve", "nnft")
-#: modules known to break the rule, each with the reason; remove an entry once it is fixed.
-KNOWN = {"mftsym.nnft.sampler": "nnft.sampler still imports validate.torch_network"}
+THEORY_PACKAGES = ("spec", "gaussian", "layers", "derive", "compile", "solve", "nnft", "scaling")
 
 
 def _module_name(path: Path) -> str:
@@ -63,18 +61,10 @@ def test_the_walk_sees_the_package():
     assert "mftsym.validate.torch_network" in imports_of("mftsym.validate.theory")
 
 
-@pytest.mark.parametrize("module", [m for m in _theory_modules() if m not in KNOWN])
+@pytest.mark.parametrize("module", _theory_modules())
 def test_theory_does_not_import_validate_or_cli(module):
     bad = sorted(t for t in imports_of(module) if _in(t, "mftsym.validate") or _in(t, "mftsym.cli"))
     assert not bad, f"{module} imports {bad}"
-
-
-@pytest.mark.parametrize("module", sorted(KNOWN))
-def test_known_exceptions(module):
-    bad = sorted(t for t in imports_of(module) if _in(t, "mftsym.validate") or _in(t, "mftsym.cli"))
-    if bad:
-        pytest.xfail(KNOWN[module])
-    assert not bad
 
 
 def test_no_module_imports_the_top_level_cli():

@@ -15,3 +15,11 @@ MC_SIGMAS = 4.0          # |theory - mean| <= MC_SIGMAS * standard error
 SLOPE_SIGMAS = 3.0       # a fitted log-log slope is within SLOPE_SIGMAS of its target
 SCALING_OPT_RTOL = 1e-6  # exact monomial-sum optimum vs scipy minimisation of the same sum
 SCALING_SLOPE_ATOL = 0.05  # log-log slope of a numerically minimised variational bound vs derived exponent
+MC_WIDTH_BIAS = 1.0      # finite random networks of width n deeper than one hidden layer: their mean
+                         # kernel differs from the NNGP by O(1/n); allowed: MC_WIDTH_BIAS * |K| / n on top
+                         # of MC_SIGMAS standard errors
+EMPIRICAL_NTK_RTOL = 0.06  # empirical NTK (autograd, a few networks of width >= 512) vs the NTK:
+                           # O(1/sqrt(n)) fluctuations and O(1/n) bias, relative to max |NTK|
+CORRELATION_ONE_RTOL = 1e-7  # two exact routes to one kernel through arccos-type closed forms: at
+                             # correlation rho = 1 (x = x', s = s') sqrt(1 - rho^2) turns the 1e-16
+                             # rounding of rho into ~1e-8

@@ -30,6 +30,7 @@ from sympy.printing.pycode import MpmathPrinter
 
 from ..errors import EvaluationError
 from ..gaussian import GaussianExpectation, SafeCorrelation
+from ..layers.operators import SpatialOperator
 from .backends import NAMESPACES, PRINTER_SETTINGS, fold_constants  # noqa: F401 (fold_constants re-exported)
 from .quadrature import quadrature_function
 
@@ -84,6 +85,7 @@ class CompiledChain:
         self.namespace = dict(NAMESPACES[backend]())
         self._quad_order = quadrature_order
         self._nodes: dict = {}
+        self._ops: dict = {}
         defs = derivation.needed(self.outputs)
         out_syms = [derivation.outputs[o] for o in self.outputs]
         assignments = _global_cse([(d.symbol, self._prepare(d.expr)) for d in defs])
@@ -143,10 +145,24 @@ class CompiledChain:
                 self.namespace[name] = quadrature_function(e.f, e.g, self.backend, self._quad_order)
             return sp.Function(self._nodes[key])(*e.args[2:])
 
+        expr = expr.replace(lambda e: isinstance(e, SpatialOperator), self._operator_call)
         expr = expr.replace(lambda e: isinstance(e, GaussianExpectation), node_call)
         if self.backend != "mpmath":
             expr = fold_constants(expr)
         return expr
+
+    def _operator_call(self, e):
+        """A spatial operator node -> a call of its numeric function (numpy/torch arrays)."""
+        if self.backend == "mpmath":
+            raise EvaluationError("spatial kernels (conv, pooling, ...) evaluate with the numpy or torch "
+                                  "backend, not mpmath")
+        n = getattr(e, "n_arrays", 1)
+        key = (e.func, e.args[n:])
+        if key not in self._ops:
+            name = f"mft_op_{len(self._ops)}"
+            self._ops[key] = name
+            self.namespace[name] = e.numeric()
+        return sp.Function(self._ops[key])(*e.args[:n])
 
     # ------------------------------------------------------------------ evaluation
     def check_env(self, env):

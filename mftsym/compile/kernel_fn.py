@@ -186,6 +186,10 @@ def evaluate_kernel(derivation, network, x, x2=None, kind="nngp", params=None,
                                   f"{[o for o in derivation.outputs if '_' not in o]}")
     names = [derivation.outputs[k].name for k in kinds]
     single = isinstance(kind, str)
+    if getattr(network, "input_shape", None) is not None:
+        from .spatial_kernel import evaluate_spatial_kernel
+        outs = evaluate_spatial_kernel(derivation, network, x, x2, kinds, params, backend, device, dtype)
+        return outs[0] if single else outs
     if backend == "mpmath":
         chain = compile_chain(derivation, backend, outputs=kinds)
     else:

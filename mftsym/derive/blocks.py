@@ -14,20 +14,10 @@ from ..spec.activations import ActivationFunction
 
 
 def stages(network):
-    """The layers with consecutive activations composed: [Dense | ActivationFunction, ...]."""
-    out = []
-    for layer in network.layers:
-        if isinstance(layer, Nonlinearity):
-            fn = layer.fn
-            if out and isinstance(out[-1], ActivationFunction):
-                prev = out[-1]
-                fn = ActivationFunction(f"{fn.source}∘{prev.source}", fn.expr.subs(X, prev.expr))
-                out[-1] = fn
-            else:
-                out.append(fn)
-        else:
-            out.append(layer)
-    return out
+    """The layers with consecutive activations composed: [Dense | ActivationFunction, ...]
+    (the composition rule of :func:`mftsym.layers.activation.merge`)."""
+    from ..layers.activation import merge
+    return [layer.fn if isinstance(layer, Nonlinearity) else layer for layer in merge(network.layers)]
 
 
 def dense_blocks(network):
@@ -44,16 +34,14 @@ def dense_blocks(network):
 
 
 def effective_weight_vars(network):
-    """C_W per dense layer as it enters the kernel recursion (mean-field readout: C_W / fan_in)."""
+    """C_W per dense layer as it enters the kernel recursion (the rule of
+    :func:`mftsym.layers.parametrization.kernel_weight_var`; mean-field readout: C_W / fan_in)."""
+    from ..layers.parametrization import kernel_weight_var
     dense = network.dense_layers
     fans = network.fan_ins()
-    out = []
-    for i, layer in enumerate(dense):
-        cw = layer.weight_var
-        if network.parametrization == "mean_field" and i == len(dense) - 1 and len(dense) > 1:
-            cw = cw / fans[i]
-        out.append(cw)
-    return out
+    return [kernel_weight_var(network.parametrization, layer.weight_var, fans[i],
+                              is_readout=(i == len(dense) - 1 and len(dense) > 1))
+            for i, layer in enumerate(dense)]
 
 
 __all__ = ["dense_blocks", "effective_weight_vars", "stages"]

@@ -20,139 +20,33 @@ diagonal entries feed the Gaussian expectations of the off-diagonal one.
 
 from __future__ import annotations
 
-from functools import lru_cache
 
-import sympy as sp
-
-from ..gaussian import gaussian_expectation
-from ..spec import Dense, Network, Nonlinearity, X
-from ..spec.activations import ActivationFunction
-from .derivation import Definition, Derivation
-
-PAIRS = ("11", "12", "22")
-_PAIR_LATEX = {"11": "x x", "12": "x x'", "22": "x' x'"}
-
-#: Data symbols: raw inner products of the two inputs.
-INPUT_SYMBOLS = {p: sp.Symbol(f"x{p}", real=True, **({"nonnegative": True} if p != "12" else {}))
-                 for p in PAIRS}
-INPUT_LATEX = {INPUT_SYMBOLS["11"]: r"x \cdot x", INPUT_SYMBOLS["12"]: r"x \cdot x'",
-               INPUT_SYMBOLS["22"]: r"x' \cdot x'"}
-
-
-def _sym(stem: str, layer: int, pair: str) -> sp.Symbol:
-    if pair == "12":
-        return sp.Symbol(f"{stem}{layer}_{pair}", real=True)
-    return sp.Symbol(f"{stem}{layer}_{pair}", positive=True)
-
-
-def _latex(stem: str, layer: int, pair: str) -> str:
-    return rf"{stem}^{{({layer})}}_{{{_PAIR_LATEX[pair]}}}"
-
-
-def _merge_activations(layers) -> list:
-    """Compose consecutive activation layers into one: phi2(phi1(x))."""
-    out = []
-    for layer in layers:
-        if isinstance(layer, Nonlinearity) and out and isinstance(out[-1], ActivationFunction):
-            out[-1] = ActivationFunction(f"{layer.fn.source}∘{out[-1].source}", layer.fn.expr.subs(X, out[-1].expr))
-        elif isinstance(layer, Nonlinearity):
-            out.append(layer.fn)
-        else:
-            out.append(layer)
-    return out
-
-
-def almost_everywhere_derivative(phi: sp.Expr) -> sp.Expr:
-    """phi'(x) with Dirac deltas dropped: the derivative autograd gives a finite network
-    (step and sign have zero gradient almost everywhere, as in neural-tangents' ``Sign``)."""
-    return sp.diff(phi, X).replace(lambda e: isinstance(e, sp.DiracDelta), lambda e: sp.S.Zero)
-
-
-@lru_cache(maxsize=256)
-def _expectations(phi: sp.Expr, K11, K12, K22, method: str, order=None):
-    """E[phi phi], E[phi' phi'] at (x,x'), and E[phi^2] at (x,x), (x',x')."""
-    dphi = almost_everywhere_derivative(phi)
-    off = gaussian_expectation(phi, phi, K11, K12, K22, method=method, order=order)
-    doff = gaussian_expectation(dphi, dphi, K11, K12, K22, method=method, order=order)
-    d11 = gaussian_expectation(phi, phi, K11, K11, K11, method=method, order=order)
-    d22 = gaussian_expectation(phi, phi, K22, K22, K22, method=method, order=order)
-    return off, doff, d11, d22
+from ..layers import KernelBuilder, fold_kernel, input_state
+from ..layers.activation import almost_everywhere_derivative  # noqa: F401 (re-exported)
+from ..layers.state import INPUT_LATEX, INPUT_SYMBOLS, PAIRS  # noqa: F401 (re-exported)
+from ..spec import Network
+from .derivation import Derivation
 
 
 def derive_kernels(network, ntk: bool = True, method: str = "auto", order: int | None = None) -> Derivation:
     """The NNGP (and NTK) recursion of ``network`` as a :class:`Derivation`.
 
-    ``method`` is passed to :func:`mftsym.gaussian.gaussian_expectation`: ``"auto"`` (closed
-    forms where they exist, quadrature nodes otherwise), ``"hermite"`` or ``"quadrature"``.
-    Outputs: ``"nngp"`` and ``"ntk"`` (the kernel at the network output between x and x'),
-    and ``"nngp_11"``/``"nngp_22"`` (its diagonal).
+    The layers' kernel maps (:mod:`mftsym.layers`) fold over the input kernel, each recording its
+    named definitions.  ``method`` is passed to :func:`mftsym.gaussian.gaussian_expectation`:
+    ``"auto"`` (closed forms where they exist, quadrature nodes otherwise), ``"hermite"`` or
+    ``"quadrature"``.  Outputs: ``"nngp"`` and ``"ntk"`` (the kernel at the network output between
+    x and x'), and ``"nngp_11"``/``"nngp_22"`` (its diagonal).  For spatial networks the inputs are
+    the per-position-pair inner products and the kernels carry position axes until a pooling or
+    flatten layer removes them (docs/theory/layers.md).
     """
     if not isinstance(network, Network):
         network = network.network  # a Spec
     par = network.parametrization
-    stages = _merge_activations(network.layers)
-    dense_count = sum(isinstance(s, Dense) for s in stages)
-    defs: list[Definition] = []
-
-    # "post" = the covariance entering the next dense layer: x.x'/d at the input.
-    d = network.input_dim
-    post = {p: INPUT_SYMBOLS[p] / d for p in PAIRS}
-    post_is_input = True
-    post_ntk = sp.Integer(0)          # NTK of the post-activation features
-    fan_in = d
-    pre = None                        # latest pre-activation kernel symbols
-    theta = None
-    layer = 0
-    for stage in stages:
-        if isinstance(stage, Dense):
-            layer += 1
-            cw, cb = stage.weight_var, stage.bias_var
-            if par == "mean_field" and layer == dense_count and dense_count > 1:
-                cw = cw / fan_in
-            pre = {}
-            for p in PAIRS:
-                sym = _sym("K", layer, p)
-                defs.append(Definition(sym, cw * post[p] + cb, _latex("K", layer, p),
-                                       f"NNGP of the pre-activations of dense layer {layer}"))
-                pre[p] = sym
-            if ntk:
-                if par == "standard":
-                    own = fan_in * post["12"] + (1 if stage.has_bias else 0)
-                    tex = "standard parametrization: n E[phi phi] + 1 from the weights and bias"
-                else:
-                    own = pre["12"]
-                    tex = "NTK parametrization: the layer's own parameters contribute K"
-                theta = _sym("Theta", layer, "12")
-                defs.append(Definition(theta, own + cw * post_ntk, _latex(r"\Theta", layer, "12"),
-                                       f"NTK after dense layer {layer} ({tex})"))
-            post = dict(pre)
-            post_is_input = False
-            post_ntk = theta if ntk else 0
-            fan_in = stage.width
-        else:  # an activation acting on the Gaussian pre-activations `pre`
-            if post_is_input or pre is None:
-                raise ValueError("an activation must follow a dense layer")
-            phi = stage.expr
-            off, doff, d11, d22 = _expectations(phi, pre["11"], pre["12"], pre["22"], method, order)
-            new = {}
-            for p, expr in (("11", d11), ("12", off), ("22", d22)):
-                sym = _sym("C", layer, p)
-                defs.append(Definition(sym, expr, _latex("C", layer, p),
-                                       rf"E[phi(u)phi(v)] for phi(x) = {stage.source}, layer {layer}"))
-                new[p] = sym
-            if ntk:
-                cdot = _sym("Cdot", layer, "12")
-                defs.append(Definition(cdot, doff, _latex(r"\dot{C}", layer, "12"),
-                                       "E[phi'(u)phi'(v)]"))
-                tp = _sym("ThetaPost", layer, "12")
-                defs.append(Definition(tp, cdot * theta, _latex(r"\tilde{\Theta}", layer, "12"),
-                                       "NTK of the activations"))
-                post_ntk = tp
-            post = new
-            post_is_input = False
-    outputs = {"nngp": post["12"], "nngp_11": post["11"], "nngp_22": post["22"]}
+    builder = KernelBuilder(par, ntk=ntk, method=method, order=order)
+    state = fold_kernel(network.layers, input_state(network), builder, top_level=True)
+    outputs = {"nngp": state.nngp["12"], "nngp_11": state.nngp["11"], "nngp_22": state.nngp["22"]}
     if ntk:
-        outputs["ntk"] = post_ntk
+        outputs["ntk"] = state.ntk
     notes = (
         rf"Parametrization: \texttt{{{par.replace('_', ' ')}}}. "
         r"$K^{(l)}$: NNGP of the pre-activations of dense layer $l$; "
@@ -160,7 +54,15 @@ def derive_kernels(network, ntk: bool = True, method: str = "auto", order: int |
         r"$(u,v) \sim \mathcal{N}(0, K^{(l)})$; $\Theta^{(l)}$: NTK. "
         r"Neal 1996; Lee et al. 2018; Matthews et al. 2018; Jacot et al. 2018.",
     )
-    defs = [d_ for d_ in defs if ntk or not d_.symbol.name.startswith(("Theta", "Cdot"))]
+    if getattr(network, "input_shape", None) is not None:
+        notes = notes + (
+            r"Spatial network (inputs of shape $" + r" \times ".join(str(n) for n in network.input_shape)
+            + r"$, channels last): kernels are indexed by positions $s, s'$; $x \cdot x'$ is the inner product "
+            r"over channels at each position pair. $\mathcal{P}$: patch average of a convolution, "
+            r"$\mathcal{W}$: pooling-window average, $\mathrm{mean}_{s,s'}$: global average pooling, "
+            r"$\mathrm{mean}_s K(s,s)$: flatten. Novak et al. 2019; Garriga-Alonso et al. 2019; "
+            r"neural-tangents (Novak et al. 2020).",)
+    defs = [d_ for d_ in builder.definitions if ntk or not d_.symbol.name.startswith(("Theta", "Cdot"))]
     return Derivation(title="Infinite-width kernels (NNGP and NTK)", inputs=tuple(INPUT_SYMBOLS.values()),
                       definitions=tuple(defs), outputs=outputs, input_latex=INPUT_LATEX, notes=notes)
 

@@ -5,9 +5,25 @@ from __future__ import annotations
 
 import sympy as sp
 
-from ..derive.blocks import dense_blocks, effective_weight_vars, stages  # noqa: F401  (the shared rules)
+from ..derive import blocks as _blocks
+from ..derive.blocks import effective_weight_vars  # noqa: F401  (the shared rule)
 from ..errors import MftsymError
 from ..spec import X
+
+
+def stages(network):
+    """The layers with consecutive activations composed (:func:`mftsym.derive.blocks.stages`), for a
+    network the NNFT theory supports (dense and activation layers)."""
+    from ..layers import require_supported
+    require_supported(network, "the finite-width (NNFT) theory")
+    return _blocks.stages(network)
+
+
+def dense_blocks(network):
+    """Each dense layer with the activation that follows it (:func:`mftsym.derive.blocks.dense_blocks`)."""
+    from ..layers import require_supported
+    require_supported(network, "the finite-width (NNFT) theory")
+    return _blocks.dense_blocks(network)
 
 
 def derivative(phi: sp.Expr, order: int, term: str) -> sp.Expr:

@@ -25,13 +25,16 @@ from ..errors import EvaluationError
 
 def network_plan(spec, params=None, widths=None, input_dim=None):
     """[(kind, data)] with numeric widths/variances: ('dense', (fan_in, width, cw_eff, cb_eff)) or
-    ('act', fn), read off :func:`mftsym.validate.torch_network.network_plan` (the one place a spec's
+    ('act', fn), read off :func:`mftsym.layers.finite.network_plan` (the one place a spec's
     numbers are evaluated).
 
     ``widths`` maps width-symbol names to integers (overrides params).  cw_eff is the variance of an
     effective weight times fan_in (mean-field readout: cw / fan_in), cb_eff that of the bias.
     """
-    from ..validate.torch_network import DensePlan, network_plan as numeric_plan
+    from ..layers import require_supported
+    from ..layers.dense import DensePlan
+    from ..layers.finite import network_plan as numeric_plan
+    require_supported(spec.network, "the NNFT network sampler")
     plan = numeric_plan(spec, width=dict(widths) if widths else None, input_dim=input_dim, params=params)
     out = []
     for layer in plan.layers:

@@ -34,7 +34,7 @@ from ..gaussian import gaussian_expectation
 from ..spec import Dense, X
 from ..spec.layers import Nonlinearity
 from .anderson import anderson_mixing
-from .common import _value, as_inputs, as_targets, noise_expression, noise_value, readout, readout_variance_expr
+from .common import _value, as_inputs, noise_expression, noise_value, readout, readout_variance_expr
 from .solution import Saddle, Solution
 
 K11, K12, K22 = (sp.Symbol("K11", positive=True), sp.Symbol("K12", real=True), sp.Symbol("K22", positive=True))
@@ -42,6 +42,8 @@ K11, K12, K22 = (sp.Symbol("K11", positive=True), sp.Symbol("K12", real=True), s
 
 def two_layer(network):
     """(hidden Dense, φ expression) of a one-hidden-layer network, or SpecError (readout of any width)."""
+    from ..layers import require_supported
+    require_supported(network, "the adaptive-kernel theory")
     readout(network, allow_multi=True)
     layers = network.layers
     if not (len(layers) == 3 and isinstance(layers[0], Dense) and isinstance(layers[1], Nonlinearity)) and \

@@ -113,6 +113,8 @@ def as_inputs(x, name, dim=None) -> np.ndarray:
     x = np.asarray(x, dtype=float)
     if x.ndim == 1:
         x = x[None, :]
+    if x.ndim > 2:                        # spatial inputs (P, *input_shape): flattened, channels last
+        x = x.reshape(x.shape[0], -1)
     if x.ndim != 2:
         raise EvaluationError(f"{name} must be a 2-D array (one input per row), got shape {x.shape}")
     if not np.all(np.isfinite(x)):

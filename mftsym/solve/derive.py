@@ -88,6 +88,8 @@ def _noise_definition(spec_or_expr) -> Definition:
 
 @lru_cache(maxsize=64)
 def _renormalization(net, noise) -> ModeAction:
+    from ..layers import require_supported
+    require_supported(net, "kernel renormalization")
     ro = readout(net)
     if ro.has_bias:
         raise SpecError("kernel renormalization renormalizes the weight part of the readout kernel only; "

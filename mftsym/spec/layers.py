@@ -110,7 +110,11 @@ def layer_from_dict(d: dict, where: str):
         raise SpecError("each layer must be a table with a 'type' key", where)
     kind = d.get("type")
     if kind not in LAYER_TYPES:
-        raise SpecError(f"unknown layer type {kind!r}; known types: {', '.join(LAYER_TYPES)}", f"{where}.type")
+        from ..layers import layer_class, spec_types
+        cls = layer_class(kind) if isinstance(kind, str) else None
+        if cls is None:
+            raise SpecError(f"unknown layer type {kind!r}; known types: {', '.join(spec_types())}", f"{where}.type")
+        return cls.from_dict(d, where)
     if kind == "dense":
         unknown = set(d) - {"type", "width", "weight_var", "bias_var"}
         if unknown:

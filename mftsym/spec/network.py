@@ -32,9 +32,18 @@ class Network:
     input_dim: sp.Expr = field(default_factory=lambda: make_symbol("d"))
     parametrization: str = "ntk"
     where: str = field(default="network", compare=False, repr=False)
+    input_shape: tuple | None = None
 
     def __post_init__(self):
         w = self.where
+        if self.input_shape is not None:
+            shape = _check_input_shape(self.input_shape, f"{w}.input_shape")
+            object.__setattr__(self, "input_shape", shape)
+            dim = self.input_dim
+            if str(dim) not in ("d", str(shape[-1])):
+                raise SpecError(f"input_dim = {dim} but input_shape {list(shape)} has {shape[-1]} channels; "
+                                "give only input_shape for spatial inputs", f"{w}.input_dim")
+            object.__setattr__(self, "input_dim", sp.Integer(shape[-1]))
         if self.parametrization not in PARAMETRIZATIONS:
             raise SpecError(f"unknown parametrization {self.parametrization!r}; use one of {PARAMETRIZATIONS}",
                             f"{w}.parametrization")
@@ -49,13 +58,19 @@ class Network:
         layers = tuple(self.layers)
         if not layers:
             raise SpecError("a network needs at least one layer", f"{w}.layers")
+        from ..layers import spec_types
         for i, layer in enumerate(layers):
-            if not isinstance(layer, (Dense, Nonlinearity)):
+            if getattr(layer, "type", None) not in spec_types() or isinstance(layer, type):
                 raise SpecError(f"layer {i} is {type(layer).__name__}, not a layer; use mftsym.Dense / mftsym.Activation",
                                 f"{w}.layers[{i}]")
-        if not isinstance(layers[0], Dense):
+        if isinstance(layers[0], Nonlinearity) or layers[0].type == "layer_norm":
             raise SpecError("the first layer must be dense (an activation acts on Gaussian pre-activations)",
                             f"{w}.layers[0]")
+        if self.input_shape is None:
+            for layer in layers:
+                if layer.type not in ("dense", "activation", "layer_norm", "residual"):
+                    raise SpecError(f"a {layer.type} layer needs spatial inputs: set input_shape = [H, W, C] "
+                                    "(or [L, C]) in [network]", getattr(layer, "where", w))
         object.__setattr__(self, "layers", layers)
 
     # -- structure -----------------------------------------------------------------
@@ -81,17 +96,33 @@ class Network:
 
     @property
     def free_symbols(self) -> set:
+        from ..layers import layer_free_symbols
         syms = set()
         for layer in self.layers:
-            if isinstance(layer, Dense):
-                syms |= layer.width.free_symbols | layer.weight_var.free_symbols | layer.bias_var.free_symbols
+            syms |= layer_free_symbols(layer)
         syms |= getattr(self.input_dim, "free_symbols", set())
         return syms
 
     def to_dict(self) -> dict:
         dim = int(self.input_dim) if self.input_dim.is_Integer else str(self.input_dim)
-        return {"input_dim": dim, "parametrization": self.parametrization,
+        shape = {"input_shape": list(self.input_shape)} if self.input_shape is not None else {"input_dim": dim}
+        return {**shape, "parametrization": self.parametrization,
                 "layers": [layer.to_dict() for layer in self.layers]}
+
+
+def _check_input_shape(value, where: str) -> tuple:
+    """(*positions, channels): 2 entries for sequences [L, C], 3 for images [H, W, C], 4 for volumes."""
+    if not isinstance(value, (list, tuple)) or not 2 <= len(value) <= 4:
+        raise SpecError(f"input_shape must be [L, C], [H, W, C] or [D, H, W, C] (channels last), got {value!r}",
+                        where)
+    out = []
+    for v in value:
+        if isinstance(v, float) and v.is_integer():
+            v = int(v)
+        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+            raise SpecError(f"input_shape entries must be positive integers, got {value!r}", where)
+        out.append(int(v))
+    return tuple(out)
 
 
 __all__ = ["Network", "PARAMETRIZATIONS"]

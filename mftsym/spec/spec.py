@@ -69,7 +69,7 @@ class Spec:
         net = data["network"]
         if not isinstance(net, dict):
             raise SpecError("[network] must be a table", where)
-        unknown = set(net) - {"input_dim", "parametrization", "layers"}
+        unknown = set(net) - {"input_dim", "input_shape", "parametrization", "layers"}
         if unknown:
             raise SpecError(f"unknown keys {sorted(unknown)} in [network]", where)
         layers_data = net.get("layers")
@@ -77,7 +77,8 @@ class Spec:
             raise SpecError("[network] needs at least one [[network.layers]] table", f"{where}: network.layers")
         layers = [layer_from_dict(d, f"{where}: network.layers[{i}]") for i, d in enumerate(layers_data)]
         network = Network(tuple(layers), input_dim=net.get("input_dim", "d"),
-                          parametrization=net.get("parametrization", "ntk"), where=f"{where}: network")
+                          parametrization=net.get("parametrization", "ntk"), where=f"{where}: network",
+                          input_shape=net.get("input_shape"))
         extra = {}
         for key in ("posterior", "theory", "data"):
             if key in data:

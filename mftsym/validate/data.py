@@ -84,6 +84,8 @@ def _matrix(a, name):
     if a.ndim == 1:
         raise DataError(f"{name} must be 2-D (one input per row), got shape {a.shape}; "
                         f"for 1-D inputs use {name}[:, None]")
+    if a.ndim > 2 and a.shape[0] > 0:
+        a = a.reshape(a.shape[0], -1)      # spatial inputs (P, *input_shape): stored flattened, channels last
     if a.ndim != 2 or a.shape[0] == 0 or a.shape[1] == 0:
         raise DataError(f"{name} must be a non-empty 2-D array (points x input_dim), got shape {a.shape}")
     _finite(a, name)

@@ -115,7 +115,7 @@ def _run(spec, data, width, members, trainer, seed, dtype, device, checkpoint_di
         bar.close()
     out = trainer.finish(ens, params, acc, xte=xte, xtr=xtr, ytr=ytr)
     if data.teacher_direction is not None and data.teacher_direction.shape == (data.input_dim,) \
-            and len(plan.dense) > 1:
+            and len(plan.dense) > 1 and plan.is_mlp:
         out.update(teacher_overlaps(ens, params, data.teacher_direction))
     out.update({"width": width, "seed": seed, "members": members, "n_params": plan.n_params(),
                 "values": plan.values})
