@@ -24,6 +24,18 @@ def _pattern_tex(p) -> str:
     return r"\text{" + _escape_text(p.name) + "}"
 
 
+_FAMILY_NOTES = {
+    "cnn": ("\n\\noindent CNN with non-overlapping patches: $n$ patches of dimension $p$ ($d=np$), target "
+            "$y=n^{-1/2}\\sum_{a=1}^{n}\\mathrm{He}_k(w_*\\cdot x_a)$; a channel's filter is shared by the "
+            "patches, so its input dimension is $p$ ($v=1/p$); a flatten readout multiplies $a_y$ by $n$, "
+            "a pooled readout does not.\n"),
+    "attention": ("\n\\noindent Softmax attention head ($H$ heads) on $L$ tokens $x_t\\in\\mathbb R^d$, target "
+                  "$y=\\mathrm{He}_k(w_*\\cdot x_{t_*})$ carried by one token: lazy attention keeps a share "
+                  "$1/L$ of it ($\\lambda\\to\\lambda/L$); attention learning boosts the share to $A/L$ "
+                  "($1\\le A\\le L$) at cost $HA$; the value channels follow the dense rules with $v=1/d$.\n"),
+}
+
+
 def scaling_document(res) -> str:
     arch = res.architecture
     parts = [PREAMBLE % _escape_text(f"Scaling argument: {Path(str(res.source)).name}, target {res.target.text}")]
@@ -41,6 +53,7 @@ def scaling_document(res) -> str:
         "magnetisation ($\\beta$, cost $N\\beta^2/v$, $\\lambda=\\beta^{2m}$); the input carries the target "
         "as $v=1/d$, $m=k$; $a_y\\sim 1/\\lambda_L$ (times $N_L$ in the mean-field parametrization). "
         "Constants are those of the unit-coefficient monomial sum; scaling statements drop them.\n")
+    parts.append(_FAMILY_NOTES.get(getattr(arch, "family", "dense"), ""))
     for dr in res.per_degree:
         parts.append(f"\\section*{{Target degree $k={dr.degree}$}}\n")
         parts.append("\\subsection*{Patterns and their costs}\n{\\small\n\\begin{align*}\n")
@@ -65,7 +78,7 @@ def scaling_document(res) -> str:
         for ph in dr.phases:
             who = ",\\ ".join(r"\text{" + _escape_text(w) + "}" for w in ph.winners)
             vals = ",\\ ".join(dict.fromkeys(
-                f"{sp.latex(sp.Symbol(k, positive=True), symbol_names=_NAMES)}\\sim{_tex(v)}"
+                f"{sp.latex(sp.Symbol(k, positive=True), symbol_names=_NAMES)}\\sim {_tex(v)}"
                 for w in ph.values.values() for k, v in w.items() if v is not None))
             region = ",\\ ".join(sp.latex(r) for r in ph.region)
             rows.append(f"&{who}:\\quad P_*\\propto {sp.latex(KAPPA * ph.cost.to_sympy())}"

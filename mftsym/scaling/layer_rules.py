@@ -21,9 +21,23 @@ magnetisation  common mean beta of     N * beta**2 / v    beta**(2 m)           
 =============  ======================  =================  =========================  ==========
 
 A rule returns None where the activation cannot carry the degree it needs (c_m = 0, e.g. erf and
-even m).  New layer types (convolution over non-overlapping patches, attention over L tokens) add
-a row to RULES with their own cost and propagation rules; nothing else changes
-(docs/theory/scaling.md, "Adding a layer type").
+even m).
+
+Convolution over non-overlapping patches (``conv``): the channels are the neurons and their filter
+is shared by the n patches, so the dense rules apply with the channel's input dimension p (the
+incoming ``Signal(1/p, k)``, set by architecture.py): a specialised channel costs p, not d = n p;
+a GFL boost or a magnetisation is paid once per channel, not per patch.  The pooling enters only
+the readout (architecture.py: a flatten readout multiplies a_y by n).
+
+Softmax attention head over L tokens (``attention``, H heads, N output channels, then an
+activation): the head's attention either stays lazy (near-uniform weights ~ 1/L: a target carried
+by one token keeps a share 1/L of the head's output spectrum, lambda -> lambda / L) or boosts the
+target token's share by a factor A (1 <= A <= L: share A/L), a Gaussian boost of the query-key
+logits' variance along that token paid once per head, cost H * A (KL 1/2 (A - 1 - ln A) ~ A/2, as
+for GFL); lambda -> A lambda / L.  The token share enters linearly (the attention mixes the
+tokens' features; m = 1 in "a boost D boosts the m-th power by D^m").  The value/output channels then
+follow the dense rules on the attended token (input dimension d).  Each attention pattern is one of
+{lazy, attend(A)} times one of the dense rules (docs/theory/scaling.md, "Attention").
 """
 
 from __future__ import annotations
@@ -102,9 +116,39 @@ def _mag(sig: Signal, layer) -> PatternStep | None:
                        rf"\mathrm{{mag}}(\beta_{{{layer.index}}})")
 
 
+DENSE_RULES = (_gp, _gfl, _spec, _mag)
+
+
+def _attention_rule(value_rule, attend: bool):
+    """{lazy, attend(A)} x a dense rule for the head's value/output channels (module docstring)."""
+
+    def rule(sig: Signal, layer) -> PatternStep | None:
+        step = value_rule(sig, layer)
+        if step is None:
+            return None
+        L, H = layer.extras["L"], layer.extras["heads"]
+        if not attend:
+            return PatternStep(step.pattern, step.layer, step.costs, step.free, step.output_eigenvalue / L,
+                               step.latex)
+        name = f"A_{layer.index}"
+        A = Monomial.var(name)
+        q = FreeQuantity(name, Monomial.const(1), L, f"A_{{{layer.index}}}",
+                         f"boost of the target token's share of the attention head's output in layer "
+                         f"{layer.index} (share A/L)")
+        pattern = "attn" if step.pattern == "GP" else f"attn+{step.pattern}"
+        latex = rf"\mathrm{{attn}}(A_{{{layer.index}}})" + ("" if step.pattern == "GP" else r"+" + step.latex)
+        return PatternStep(pattern, step.layer, (H * A,) + step.costs, (q,) + step.free,
+                           step.output_eigenvalue * A / L, latex)
+
+    return rule
+
+
 #: layer type -> its candidate patterns, in display order.
 RULES = {
-    "dense": (_gp, _gfl, _spec, _mag),
+    "dense": DENSE_RULES,
+    "conv": DENSE_RULES,
+    "attention": tuple(_attention_rule(r, False) for r in DENSE_RULES)
+                 + tuple(_attention_rule(r, True) for r in DENSE_RULES),
 }
 
 
