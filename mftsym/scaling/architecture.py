@@ -58,7 +58,8 @@ class ScalingArchitecture:
     @property
     def scale_variables(self) -> tuple:
         names = [self.input_dim_name] + [l.width_name for l in self.layers]
-        names += [n for l in self.layers for n in l.extras] + list(self.readout_scale.exps)
+        names += [n for l in self.layers for m in l.extras.values() for n in m.exps]
+        names += list(self.readout_scale.exps)
         return tuple(n for n in dict.fromkeys(names) if n in self._symbolic)
 
     @property
