@@ -1,4 +1,5 @@
-"""Render the curse-of-detail scaling arguments: two- and three-layer erf networks on He3.
+"""Render the curse-of-detail scaling arguments on He3: two- and three-layer erf networks, a two-layer
+CNN with non-overlapping patches and a softmax attention head.
 
     python derivations/curse_of_detail/run.py          # (re)write result_*.json, *.tex, *.png, derived.md
     python derivations/curse_of_detail/run.py --check  # exit 1 if the recorded JSON/markdown are stale
@@ -17,7 +18,11 @@ from mftsym.scaling.derive import derive_scaling  # noqa: E402
 from mftsym.scaling.latex import scaling_document  # noqa: E402
 from mftsym.scaling.result_io import result_to_dict  # noqa: E402
 
-CASES = {"two_layer": "spec_two_layer.toml", "three_layer": "spec_three_layer.toml"}
+CASES = {"two_layer": "spec_two_layer.toml", "three_layer": "spec_three_layer.toml",
+         "cnn": "spec_cnn.toml", "attention": "spec_attention.toml"}
+TITLES = {"two_layer": "two-layer erf network", "three_layer": "three-layer erf network",
+          "cnn": "two-layer CNN (non-overlapping patches, flatten readout)",
+          "attention": "softmax attention head (one head, pooled readout)"}
 
 
 def render(name: str, spec: str) -> tuple:
@@ -32,7 +37,7 @@ def markdown(results: dict) -> str:
     lines = ["# Derived output (written by run.py; do not edit)", ""]
     for name, (_, data) in results.items():
         deg = data["degrees"][0]
-        lines += [f"## {name.replace('_', '-')} erf network, target He3", "",
+        lines += [f"## {TITLES[name]}, target He3", "",
                   "| pattern | cost terms | interior optimum E* | optimal free quantities |", "|---|---|---|---|"]
         for p in deg["patterns"]:
             opt = p["interior_optimum"]
