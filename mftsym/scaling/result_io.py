@@ -20,8 +20,12 @@ def result_to_dict(res) -> dict:
         "target": res.target.text,
         "scale_variables": list(res.scale_variables),
         "parametrization": arch.parametrization,
-        "layers": [{"index": l.index, "type": l.kind, "width": l.width_name, "activation": l.activation.source}
+        "family": arch.family,
+        "instance": dict(arch.instance),
+        "layers": [{"index": l.index, "type": l.kind, "width": l.width_name, "activation": l.activation.source,
+                    **{k: _s(m) for k, m in l.extras.items()}}
                    for l in arch.layers],
+        "readout_scale": _s(arch.readout_scale),
         "degrees": [],
     }
     for dr in res.per_degree:
