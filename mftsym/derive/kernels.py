@@ -12,7 +12,9 @@ weight gradient contributes n E[phi phi] instead of C_W E[phi phi] and the bias 
 as in neural-tangents' ``Dense(parameterization='standard')``:
 ``Theta^(l+1) = n E[phi phi] + 1 + C_W E[phi' phi'] Theta^(l)`` -- it grows with width.
 In ``"mean_field"`` the readout's C_W is divided by its fan-in N (f = (1/N) sum_i a_i phi_i), so
-its NNGP and NTK are O(1/N).
+its NNGP and NTK are O(1/N).  In ``"mu_p"`` (f = f_ntk / (gamma0 sqrt(N))) the readout's C_W and
+C_b are divided by gamma0^2 N: NNGP and bare NTK are the ``"ntk"`` ones over gamma0^2 N; the NTK
+times the learning-rate multiplier gamma0^2 N is the ``"ntk"`` one (docs/theory/dynamics.md).
 
 Each kernel is tracked at the three entries (x,x), (x,x'), (x',x') of the 2x2 covariance; the
 diagonal entries feed the Gaussian expectations of the off-diagonal one.
@@ -27,6 +29,7 @@ import sympy as sp
 from ..gaussian import gaussian_expectation
 from ..spec import Dense, Network, Nonlinearity, X
 from ..spec.activations import ActivationFunction
+from ..spec.expressions import make_symbol
 from .derivation import Definition, Derivation
 
 PAIRS = ("11", "12", "22")
@@ -109,6 +112,9 @@ def derive_kernels(network, ntk: bool = True, method: str = "auto", order: int |
             cw, cb = stage.weight_var, stage.bias_var
             if par == "mean_field" and layer == dense_count and dense_count > 1:
                 cw = cw / fan_in
+            if par == "mu_p" and layer == dense_count and dense_count > 1:   # f = f_ntk/(gamma0 sqrt(N))
+                g0 = make_symbol("gamma0")
+                cw, cb = cw / (g0 ** 2 * fan_in), cb / (g0 ** 2 * fan_in)
             pre = {}
             for p in PAIRS:
                 sym = _sym("K", layer, p)

@@ -9,7 +9,11 @@ parametrization   pre-activation              raw prior of W          raw prior 
 ``ntk``           sqrt(wv/fan_in) x W + sqrt(bv) b   N(0, 1)          N(0, 1)
 ``standard``      x W + b                     N(0, wv/fan_in)         N(0, bv)
 ``mean_field``    hidden as ntk; readout (sqrt(wv)/fan_in) x W + sqrt(bv) b, all N(0, 1)
+``mu_p``          hidden as ntk; readout (sqrt(wv) x W/N + sqrt(bv/N) b)/gamma0, all N(0, 1)
 ================  ==========================  ======================  ===================
+
+In ``mu_p`` the trainers step the raw parameters with ``lr * plan.lr_multiplier`` =
+``lr gamma0^2 N`` (N the readout's fan-in; docs/theory/dynamics.md); otherwise the multiplier is 1.
 
 so at initialisation (and under the prior) the output covariance is the spec's NNGP.  An
 *ensemble* stores every parameter with a leading member axis ``(M, ...)`` and evaluates all
@@ -109,6 +113,13 @@ class NetworkPlan:
     def n_params(self) -> int:
         return sum(math.prod(s) for _, s, _ in self.param_shapes())
 
+    @property
+    def lr_multiplier(self) -> float:
+        """eta/eta0: gamma0^2 N in ``mu_p`` (N the readout's fan-in), 1 otherwise."""
+        if self.parametrization != "mu_p" or len(self.dense) < 2:
+            return 1.0
+        return float(self.values["gamma0"]) ** 2 * self.dense[-1].fan_in
+
 
 def _number(expr, values, where):
     expr = parse_expression(expr, where) if not isinstance(expr, sp.Basic) else expr
@@ -170,6 +181,12 @@ def network_plan(spec, width=None, input_dim=None, params=None) -> NetworkPlan:
         p = net.parametrization
         if p == "standard":
             plan = DensePlan(fan, width, 1.0, 1.0 if bv else 0.0, wv / fan, bv)
+        elif p == "mu_p" and is_readout and len(dense) > 1:
+            g0 = _number("gamma0", values, "params.gamma0 (the richness of the mu_p parametrization)")
+            if not g0 > 0:
+                raise SpecError(f"gamma0 must be positive, got {g0}", "params.gamma0")
+            plan = DensePlan(fan, width, math.sqrt(wv) / (g0 * fan), math.sqrt(bv / fan) / g0, 1.0,
+                             1.0 if bv else 0.0)
         elif p == "mean_field" and is_readout:
             plan = DensePlan(fan, width, math.sqrt(wv) / fan, math.sqrt(bv), 1.0, 1.0 if bv else 0.0)
         else:
