@@ -13,3 +13,7 @@ QUADRATURE_RTOL = 1e-6
 QUADRATURE_ATOL = 1e-8
 MC_SIGMAS = 4.0          # |theory - mean| <= MC_SIGMAS * standard error
 SLOPE_SIGMAS = 3.0       # a fitted log-log slope is within SLOPE_SIGMAS of its target
+
+# dynamics (DMFT, docs/theory/dynamics.md)
+DMFT_NTK_LIMIT_ATOL = 1e-6       # gamma0 -> 0 DMFT vs the NTK predictor over the whole time course
+DMFT_CLOSED_FORM_RTOL = 5e-3     # single-point linear kernel vs its closed form (O(dt) discretisation)
