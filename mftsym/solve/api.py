@@ -19,6 +19,9 @@ def solve(spec, x_train, y_train, x_test=None, theory=None, params=None, **optio
     if kind == "adaptive_kernel":
         from .adaptive import solve_adaptive_kernel
         return solve_adaptive_kernel(spec, x_train, y_train, x_test, params=params, **options)
+    if kind == "dmft":   # training dynamics (docs/theory/dynamics.md)
+        from ..dynamics import solve_dmft
+        return solve_dmft(spec, x_train, y_train, x_test, params=params, **options)
     from ..errors import SpecError
     raise SpecError(f"unknown theory {kind!r}", "theory.kind")
 

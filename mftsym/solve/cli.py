@@ -91,7 +91,7 @@ def add_parser(subparsers) -> None:
     p.add_argument("spec", help="spec TOML file, or example:NAME")
     p.add_argument("--data", metavar="DATA.npz", help="x_train, y_train, x_test (omit for a symbolic [data] model)")
     p.add_argument("--out", required=True, metavar="RESULT.json")
-    p.add_argument("--theory", choices=["gp", "kernel_renormalization", "adaptive_kernel"],
+    p.add_argument("--theory", choices=["gp", "kernel_renormalization", "adaptive_kernel", "dmft"],
                    help="override [theory] kind")
     p.add_argument("--strategy", choices=["gaussian", "langevin"], help="adaptive kernel: per-neuron strategy")
     p.add_argument("--confirm", action="store_true", help="confirm the root with mpmath (kernel renormalization)")

@@ -10,7 +10,7 @@ from ..errors import EvaluationError, SpecError
 from ..spec import Dense, Network
 from ..spec.expressions import as_expr, make_symbol, parse_expression
 
-THEORIES = ("gp", "kernel_renormalization", "adaptive_kernel")
+THEORIES = ("gp", "kernel_renormalization", "adaptive_kernel", "dmft")
 
 
 def _value(expr, spec, where, params=None):

@@ -226,6 +226,24 @@ def kernel_renormalization(spec, data, trainer=None) -> dict:
                           r" + \tfrac12 y^\top (\sigma^2 I + Q K)^{-1} y"]}
 
 
+def dmft_predictor(spec, data, trainer=None) -> dict:
+    """DMFT of gradient descent in mu_p (docs/theory/dynamics.md), from :mod:`mftsym.dynamics`; the
+    trainer's ``lr``/``steps`` (base rate η₀) override the spec's ``[dynamics]`` ones."""
+    from ..dynamics import solve_dmft
+    over = {}
+    if getattr(trainer, "lr", None) is not None and getattr(trainer, "steps", None):
+        over = {"lr": float(trainer.lr), "steps": int(trainer.steps)}
+        if "time" in (spec.dynamics or {}):
+            over["time"] = None
+    dyn = {k: v for k, v in {**dict(spec.dynamics or {}), **over}.items() if v is not None}
+    from dataclasses import replace
+    sol = solve_dmft(replace(spec, dynamics=dyn), data.x_train, data.y_train, data.x_test)
+    return {"mean": sol.prediction, "kernel_source": "mftsym.dynamics",
+            "order_parameters": dict(sol.order_parameters),
+            "equations": [r"\partial_t f = \Theta(t)\,(y - f),\ \Theta = \sigma_a^2(\Phi + G\circ K^x)"]}
+
+
+register_theory("dmft", dmft_predictor)
 register_theory("gp", gp_posterior)
 register_theory("kr", kernel_renormalization)
 register_theory("kernel_renormalization", kernel_renormalization)
