@@ -30,7 +30,7 @@ class TwoLayerModel:
 
     @property
     def linear(self) -> bool:
-        return sp.simplify(self.phi - X) == 0
+        return sp.expand(self.phi - X).is_zero is True
 
     def input_kernel(self, x, x2=None) -> np.ndarray:
         x = np.asarray(x, float)

@@ -238,7 +238,9 @@ def dmft_predictor(spec, data, trainer=None) -> dict:
     dyn = {k: v for k, v in {**dict(spec.dynamics or {}), **over}.items() if v is not None}
     from dataclasses import replace
     sol = solve_dmft(replace(spec, dynamics=dyn), data.x_train, data.y_train, data.x_test)
+    # the training loss at times 0..T-1 is what GD records at steps 1..T (the loss before each update)
     return {"mean": sol.prediction, "kernel_source": "mftsym.dynamics",
+            "loss_curve": [float(v) for v in sol.extras["loss"][:-1]],
             "order_parameters": dict(sol.order_parameters),
             "equations": [r"\partial_t f = \Theta(t)\,(y - f),\ \Theta = \sigma_a^2(\Phi + G\circ K^x)"]}
 

@@ -58,3 +58,20 @@ def test_api_and_validation_hook_agree():
     pred = call_theory(THEORIES["dmft"], spec, SimpleNamespace(x_train=x, y_train=y[:, None], x_test=xt),
                        GradientDescent(lr=0.1, steps=25))
     assert np.allclose(pred["mean"], sol.prediction, atol=1e-12)
+
+
+def test_validate_gd_ensembles_against_dmft(tmp_path):
+    """mu_p GD ensembles through mftsym.validate with theory "dmft": the report holds the DMFT loss
+    curve and plots it with the ensembles' learning curves; the final test means agree within 5 SE
+    plus the DMFT's Monte Carlo error."""
+    from mftsym.spec import Spec
+    from mftsym.validate import validate
+    x, y, xt = data()
+    spec = Spec.from_toml_string(SPEC.replace("samples = 500", "samples = 20000"))
+    rep = validate(spec, {"x_train": x, "y_train": y[:, None], "x_test": xt}, [256], 8, tmp_path,
+                   trainer=GradientDescent(lr=0.1, steps=30, record_every=5), theory="dmft", progress=False)
+    assert "learning_curves.png" in rep["plots"]
+    assert len(rep["theories"]["dmft"]["loss_curve"]) == 30
+    o = rep["widths"][0]["observables"]["mean"]
+    diff = np.abs(np.ravel(o["experiment"]) - np.ravel(o["theory"]["dmft"]))
+    assert np.all(diff < 5 * np.ravel(o["se"]) + 0.02)
