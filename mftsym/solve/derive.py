@@ -168,6 +168,9 @@ def derive_theory(spec) -> list:
         return [gp_derivation(spec)]
     if kind == "kernel_renormalization":
         return [renormalization_theory(spec).derivation]
+    if kind == "dmft":   # training dynamics (docs/theory/dynamics.md)
+        from ..dynamics import derive_dmft
+        return [derive_dmft(spec)]
     from .adaptive import adaptive_derivation
     out = [adaptive_derivation(spec)]
     if spec.data is not None and spec.data.get("inputs") == "gaussian":

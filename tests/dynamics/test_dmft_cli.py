@@ -75,3 +75,10 @@ def test_validate_gd_ensembles_against_dmft(tmp_path):
     o = rep["widths"][0]["observables"]["mean"]
     diff = np.abs(np.ravel(o["experiment"]) - np.ravel(o["theory"]["dmft"]))
     assert np.all(diff < 5 * np.ravel(o["se"]) + 0.02)
+
+
+def test_cli_derive_writes_the_dmft_equations(tmp_path):
+    (tmp_path / "s.toml").write_text(SPEC)
+    assert main(["derive", str(tmp_path / "s.toml"), "--latex", str(tmp_path / "d.tex")]) == 0
+    tex = (tmp_path / "d.tex").read_text()
+    assert "DMFT of gradient descent" in tex and r"\Phi_{\mu\nu}(t,s)" in tex and r"G_{\mu\nu}(t,s)" in tex
