@@ -70,6 +70,10 @@ def dynamics_config(spec, params=None, **overrides) -> DynamicsConfig:
     if unknown:
         raise SpecError(f"unknown keys {sorted(unknown)} in [dynamics]; known: {sorted(_KEYS)}", "dynamics")
     g0 = _number(d.get("gamma0", "gamma0"), spec, "dynamics.gamma0", params)
+    net_g0 = {**spec.params, **(params or {})}.get("gamma0")
+    if "gamma0" in d and net_g0 is not None and abs(float(net_g0) - g0) > 1e-12 * max(1.0, g0):
+        raise SpecError(f"[dynamics] gamma0 = {g0:g} differs from [params] gamma0 = {net_g0:g}, which the mu_p "
+                        "networks use; give gamma0 in one place", "dynamics.gamma0")
     if not (g0 > 0 and math.isfinite(g0)):
         raise SpecError(f"gamma0 must be positive, got {g0}; the lazy (NTK) limit is gamma0 -> 0, "
                         "e.g. gamma0 = 1e-6", "dynamics.gamma0")

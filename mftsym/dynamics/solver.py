@@ -27,6 +27,9 @@ from .config import dynamics_config
 from .model import two_layer_model
 from .populations import GaussianPopulation, MonteCarloPopulation
 
+#: Largest K²P² for which the two-time kernels Φ(t,s), G(t,s) are returned (JSON size).
+MAX_TWO_TIME_ENTRIES = 250_000
+
 
 def _population(model, cfg, Kx, P, z=None):
     solver = cfg.solver
@@ -71,7 +74,7 @@ def _sweep(model, cfg, Kx, theta0, y, P, delta_in=None, z=None, record=True):
                                   "discrete dynamics need dt * lambda_max(NTK) < 2")
         deltas.append(delta)
         fs.append(f.copy())
-    if record and (T % cfg.record_every == 0 or not snap_steps or snap_steps[-1] != T):
+    if record:                                    # the final time, always
         ntks.append((theta0 + pop.ntk() - theta_hat0)[:P])
         snaps.append(pop.snapshot())
         snap_steps.append(T)
@@ -83,7 +86,8 @@ def solve_dmft(spec, x_train, y_train, x_test=None, params=None, **overrides):
     """The DMFT solution of ``spec`` on the data: a :class:`~mftsym.solve.solution.Solution` with
     ``prediction`` the test outputs at the final time and ``extras``: ``times``, ``train_predictions``
     (T+1, P), ``test_predictions`` (T+1, P*), ``loss`` (T+1,), ``kernel_steps``, ``ntk`` (K, P, P),
-    ``phi``/``g`` (K, K, P, P) -- Φ(t,s), G(t,s) on the training set at the recorded steps."""
+    ``phi``/``g`` (K, K, P, P) -- Φ(t,s), G(t,s) on the training set at the recorded steps (omitted
+    above MAX_TWO_TIME_ENTRIES entries; ``phi_equal_time``/``g_equal_time`` (K, P, P) always)."""
     from ..solve.solution import Solution
     cfg = dynamics_config(spec, params, **overrides)
     x = np.atleast_2d(np.asarray(x_train, float))
@@ -124,6 +128,11 @@ def solve_dmft(spec, x_train, y_train, x_test=None, params=None, **overrides):
         res = _sweep(model, cfg, Kx, theta0, y, P, delta_in=delta, z=z)
     f = res["f"]
     phi, g = res["pop"].kernels(res["snaps"], P)
+    K = len(res["snaps"])
+    kernels = {"phi_equal_time": np.array([phi[i, i] for i in range(K)]),
+               "g_equal_time": np.array([g[i, i] for i in range(K)])}
+    if K * K * P * P <= MAX_TWO_TIME_ENTRIES:
+        kernels.update(phi=phi, g=g)
     loss = 0.5 * np.sum((f[:, :P] - y) ** 2, axis=1)
     pred = f[-1, P:][:, None] if len(xt) else None
     msg = "" if converged else (f"self-consistency residual {residual:.3g} above tol {cfg.tol:g}: raise "
@@ -139,7 +148,7 @@ def solve_dmft(spec, x_train, y_train, x_test=None, params=None, **overrides):
                     residual=residual, iterations=iterations, message=msg,
                     extras={"times": np.array(cfg.times), "train_predictions": f[:, :P],
                             "test_predictions": f[:, P:], "loss": loss, "kernel_steps": res["snap_steps"],
-                            "ntk": res["ntk"], "phi": phi, "g": g, "dt": cfg.dt, "steps": cfg.steps,
+                            "ntk": res["ntk"], **kernels, "dt": cfg.dt, "steps": cfg.steps,
                             "solver": "exact" if res["pop"].exact else "monte_carlo",
                             "samples": None if res["pop"].exact else cfg.samples, "method": cfg.method,
                             "backend": cfg.backend})

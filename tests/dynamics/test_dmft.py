@@ -138,3 +138,15 @@ def test_derivation_latex():
     tex = der.latex()
     for piece in (r"\Phi", r"G", r"\Delta", r"\gamma_{0}"):
         assert piece in tex
+
+
+def test_gamma0_given_twice_must_agree():
+    x, y, xt = data()
+    d = dmft_spec("tanh", gamma0=1.0, samples=100, steps=3).to_dict()
+    d["dynamics"]["gamma0"] = 2.0
+    with pytest.raises(SpecError, match="differs"):
+        solve_dmft(Spec.from_dict(d), x, y, xt)
+    d["dynamics"]["gamma0"] = 1.0
+    sol = solve_dmft(Spec.from_dict(d), x, y, xt)
+    assert sol.order_parameters["gamma0"] == 1.0
+    assert sol.extras["phi_equal_time"].shape == (4, 5, 5) and sol.extras["phi"].shape == (4, 4, 5, 5)   # steps 0..3
