@@ -1,6 +1,6 @@
 """DMFT of a two-layer μP network vs the finite-width ensemble that reaches the same error.
 
-Two-layer tanh network, d = 10, P training points (default 100), 20 test points, γ₀ = 1, base rate
+Two-layer erf network (``--act``; erf has a closed-form initial NTK, tanh needs quadrature), d = 10, P training points (default 100), 20 test points, γ₀ = 1, base rate
 η₀ = 0.05, T steps (default 100).  Reference: the Monte Carlo DMFT with ``--ref-samples`` sites.
 Error of an estimate = rms over test points and steps of |f(t) − f_ref(t)|.
 * DMFT at S sites (numpy; torch if ``--torch``): time and error;
@@ -26,9 +26,9 @@ from mftsym.validate.gradient_descent import GradientDescent  # noqa: E402
 from mftsym.validate.torch_network import EnsembleNetwork, member_generators, network_plan  # noqa: E402
 
 
-def make_spec(steps, lr, samples, backend="numpy"):
+def make_spec(steps, lr, samples, backend="numpy", act="erf"):
     return Spec.from_dict({"network": {"input_dim": 10, "parametrization": "mu_p", "layers": [
-        {"type": "dense", "width": "N", "weight_var": 1.0}, {"type": "activation", "fn": "tanh"},
+        {"type": "dense", "width": "N", "weight_var": 1.0}, {"type": "activation", "fn": act},
         {"type": "dense", "width": 1, "weight_var": 1.0}]}, "params": {"N": 100, "gamma0": 1.0},
         "dynamics": {"lr": lr, "steps": steps, "samples": samples, "record_every": steps, "backend": backend}})
 
@@ -75,28 +75,29 @@ def main(argv=None):
     ap.add_argument("--members", type=int, default=4)
     ap.add_argument("--ref-samples", type=int, default=100_000)
     ap.add_argument("--torch", action="store_true", help="also time the DMFT on the torch backend")
+    ap.add_argument("--act", default="erf")
     ap.add_argument("--json", default=None)
     a = ap.parse_args(argv)
     torch.set_num_threads(1)
     rng = np.random.default_rng(0)
     x, xt = rng.standard_normal((a.P, 10)), rng.standard_normal((20, 10))
     y = np.tanh(x @ rng.standard_normal(10) / np.sqrt(10) * 2)
-    ref, t_ref = dmft_curve(make_spec(a.steps, a.lr, a.ref_samples), x, y, xt, seed=123)
+    ref, t_ref = dmft_curve(make_spec(a.steps, a.lr, a.ref_samples, act=a.act), x, y, xt, seed=123)
     rows = {"dmft_numpy": [], "dmft_torch": [], "ensemble": []}
     for S in map(int, a.samples.split(",")):
-        f, t = dmft_curve(make_spec(a.steps, a.lr, S), x, y, xt)
+        f, t = dmft_curve(make_spec(a.steps, a.lr, S, act=a.act), x, y, xt)
         rows["dmft_numpy"].append({"samples": S, "seconds": t, "error": float(np.sqrt(np.mean((f - ref) ** 2)))})
         if a.torch:
-            f, t = dmft_curve(make_spec(a.steps, a.lr, S, "torch"), x, y, xt)
+            f, t = dmft_curve(make_spec(a.steps, a.lr, S, "torch", act=a.act), x, y, xt)
             rows["dmft_torch"].append({"samples": S, "seconds": t, "error": float(np.sqrt(np.mean((f - ref) ** 2)))})
     for N in map(int, a.widths.split(",")):
-        f, t = ensemble_curve(make_spec(a.steps, a.lr, 10), N, a.members, x, y, xt, a.steps, a.lr)
+        f, t = ensemble_curve(make_spec(a.steps, a.lr, 10, act=a.act), N, a.members, x, y, xt, a.steps, a.lr)
         rows["ensemble"].append({"width": N, "members": a.members, "seconds": t,
                                  "error": float(np.sqrt(np.mean((f - ref) ** 2)))})
     dn, en = rows["dmft_numpy"], rows["ensemble"]
     e, ratio = matched(np.array([r["error"] for r in dn]), np.array([r["seconds"] for r in dn]),
                        np.array([r["error"] for r in en]), np.array([r["seconds"] for r in en]))
-    out = {"P": a.P, "steps": a.steps, "reference_samples": a.ref_samples, "reference_seconds": t_ref,
+    out = {"act": a.act, "P": a.P, "steps": a.steps, "reference_samples": a.ref_samples, "reference_seconds": t_ref,
            "rows": rows, "matched_error": e, "ensemble_over_dmft_time": ratio}
     for k, rs in rows.items():
         for r in rs:
