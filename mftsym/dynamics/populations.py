@@ -10,7 +10,8 @@ training points moves every hidden unit's readout weight a and pre-activations h
 (exact for a finite network too, where h is linear in the first-layer weights).  The output
 f_ν = (σ_a/γ₀) ⟨a φ(h_ν)⟩ then moves by dt Σ_μ Θ_{νμ}(t) Δ_μ + R_ν(t), with the NTK
 Θ = σ_a² (Φ + G ∘ K^x), Φ = ⟨φ(h)φ(h)⟩, G = ⟨a² φ'(h) φ'(h)⟩, and R = O(dt² γ₀) the
-discrete-step remainder.  A population reports Θ(t) on (all points × training points) and R.
+discrete-step remainder.  A population reports Θ(t) on (all points × training points), its
+product with a vector, and (from ``step``) the output increment dt Θ Δ + R.
 """
 
 from __future__ import annotations
@@ -41,14 +42,20 @@ class GaussianPopulation:
         HC = self.H @ self.C
         return self.sa ** 2 * (HC @ self.H[:P].T + (self.alpha @ self.C @ self.alpha) * self.Kx[:, :P])
 
+    def ntk_matvec(self, v):
+        return self.ntk() @ v
+
     def step(self, delta, dt):
+        """Move the site by one step driven by ``delta``; return the output increment
+        (σ_a/γ₀)Δ⟨aφ(h)⟩ = dt Θ(t) Δ + dt² γ₀ σ_a³ (αᵀCH_Pᵀ Δ) K^x Δ (exact)."""
         P, g0, sa = self.P, self.g0, self.sa
+        first = dt * (self.ntk() @ delta)
         d_alpha = dt * g0 * sa * (self.H[:P].T @ delta)
         kd = self.Kx[:, :P] @ delta
         remainder = dt ** 2 * g0 * sa ** 3 * (self.alpha @ self.C @ self.H[:P].T @ delta) * kd
         self.H = self.H + dt * g0 * sa * np.outer(kd, self.alpha)
         self.alpha = self.alpha + d_alpha
-        return remainder
+        return first + remainder
 
     def snapshot(self):
         return (self.H.copy(), self.alpha.copy())
@@ -108,20 +115,25 @@ class MonteCarloPopulation:
         ph, g = self._features()
         return self._numpy(self.sa ** 2 * ((ph.T @ ph[:, :P]) / S + ((g.T @ g[:, :P]) / S) * self.KxP))
 
+    def ntk_matvec(self, v):
+        """Θ̂(t) v on all points (v on the training points), O(S P_all P) without forming Θ̂."""
+        P, S = self.P, self.S
+        vv = self.conv(np.asarray(v, float))
+        ph, g = self._features()
+        out = (ph * (ph[:, :P] @ vv)[:, None]).sum(0) + (g * ((g[:, :P] * vv) @ self.KxP.T)).sum(0)
+        return self._numpy(self.sa ** 2 * out / S)
+
     def step(self, delta, dt):
+        """Move every site by one GD step driven by ``delta``; return the sample estimate of the output
+        increment (σ_a/γ₀)⟨a'φ(h') − aφ(h)⟩ = dt Θ̂(t) Δ + R (the exact infinite-width GD step)."""
         P, g0, sa, S = self.P, self.g0, self.sa, self.S
         dl = self.conv(np.asarray(delta, float))
         ph, g = self._features()
         out_old = self.a[:, None] * ph
-        d_a = dt * g0 * sa * (ph[:, :P] @ dl)
-        d_h = dt * g0 * sa * ((g[:, :P] * dl) @ self.KxP.T)
-        first = dt * sa ** 2 * (ph * (ph[:, :P] @ dl)[:, None] + g * ((g[:, :P] * dl) @ self.KxP.T))
-        self.a = self.a + d_a
-        self.h = self.h + d_h
+        self.a = self.a + dt * g0 * sa * (ph[:, :P] @ dl)
+        self.h = self.h + dt * g0 * sa * ((g[:, :P] * dl) @ self.KxP.T)
         out_new = self.a[:, None] * self.phi(self.h)
-        # per-sample: (σ_a/γ₀)(a'φ(h') − aφ(h)) minus its first-order part dt σ_a² Σ_μ[φφ + gg K^x]Δ_μ
-        remainder = ((sa / g0) * (out_new - out_old) - first).sum(0) / S
-        return self._numpy(remainder)
+        return self._numpy((sa / g0) * (out_new - out_old).sum(0) / S)
 
     def snapshot(self):
         ph, g = self._features()

@@ -55,27 +55,26 @@ def _sweep(model, cfg, Kx, theta0, y, P, delta_in=None, z=None, record=True):
     f = np.zeros(Pa)
     T = cfg.steps
     fs, deltas, ntks, snaps, snap_steps = [f.copy()], [], [], [], []
-    theta_hat0 = None
+    theta_hat0 = pop.ntk()
+    correction = theta0 - theta_hat0            # control variate: exact Θ(0) in place of the sampled one
     for k in range(T):
-        th = pop.ntk()
-        if theta_hat0 is None:
-            theta_hat0 = th
-        theta = theta0 + (th - theta_hat0)
         if record and k % cfg.record_every == 0:
-            ntks.append(theta[:P].copy())
+            ntks.append((correction + (theta_hat0 if k == 0 else pop.ntk()))[:P].copy())
             snaps.append(pop.snapshot())
             snap_steps.append(k)
         delta = y - f[:P]
         drive = delta if delta_in is None else delta_in[k]
-        remainder = pop.step(drive, cfg.dt)
-        f = f + cfg.dt * (theta @ delta) + remainder
+        step = cfg.dt * (correction @ delta)
+        if delta_in is not None:               # the output follows its own Δ through the driven kernels
+            step = step + cfg.dt * pop.ntk_matvec(delta - drive)
+        f = f + step + pop.step(drive, cfg.dt)
         if not np.all(np.isfinite(f)):
             raise EvaluationError(f"the DMFT outputs diverged at step {k}: lower lr (dt = {cfg.dt:g}); the "
                                   "discrete dynamics need dt * lambda_max(NTK) < 2")
         deltas.append(delta)
         fs.append(f.copy())
     if record:                                    # the final time, always
-        ntks.append((theta0 + pop.ntk() - theta_hat0)[:P])
+        ntks.append((correction + pop.ntk())[:P])
         snaps.append(pop.snapshot())
         snap_steps.append(T)
     return {"f": np.array(fs), "delta": np.array(deltas), "ntk": np.array(ntks), "snaps": snaps,
