@@ -37,6 +37,14 @@ class TwoLayerModel:
         x2 = x if x2 is None else np.asarray(x2, float)
         return self.weight_var * (x @ x2.T) / self.input_dim + self.bias_var
 
+    def input_factor(self, x) -> np.ndarray:
+        """F with K^x = F Fᵀ: columns sqrt(σ_w²/d) x (and σ_b for a bias); rank d (+1)."""
+        x = np.asarray(x, float)
+        cols = [np.sqrt(self.weight_var / self.input_dim) * x]
+        if self.bias_var:
+            cols.append(np.full((len(x), 1), np.sqrt(self.bias_var)))
+        return np.hstack(cols)
+
     def initial_ntk(self, x) -> np.ndarray:
         """Θ(0) = σ_a² (E[φφ] + E[φ'φ'] K^x): the NTK of the same network in the ``ntk`` parametrization
         (the μP NTK times its learning-rate multiplier γ₀²N), from :func:`mftsym.kernel`."""

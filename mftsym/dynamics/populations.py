@@ -80,7 +80,7 @@ class MonteCarloPopulation:
     exact = False
 
     def __init__(self, Kx, n_train, gamma0, sigma_a, phi, dphi, samples, seed=0, backend="numpy",
-                 device=None, z=None):
+                 device=None, z=None, factor=None):
         Kx = np.asarray(Kx, float)
         Pa = len(Kx)
         if z is None:
@@ -98,6 +98,9 @@ class MonteCarloPopulation:
             conv = lambda a: np.asarray(a, float)
         self.conv = conv
         self.Kx, self.KxP = conv(Kx), conv(np.ascontiguousarray(Kx[:, :n_train]))
+        # K^x = F Fᵀ of low rank r (input dimension + bias): Σ_μ K_{νμ} v_μ costs S r (P + P_all), not S P P_all
+        self.F = None if factor is None else conv(np.asarray(factor, float))
+        self.FP = None if factor is None else conv(np.ascontiguousarray(np.asarray(factor, float)[:n_train]))
         self.h, self.a = conv(h0), conv(a0)
         self.P, self.g0, self.sa, self.S = n_train, gamma0, sigma_a, int(z.shape[0])
         self.phi, self.dphi = phi, dphi
@@ -115,12 +118,18 @@ class MonteCarloPopulation:
         ph, g = self._features()
         return self._numpy(self.sa ** 2 * ((ph.T @ ph[:, :P]) / S + ((g.T @ g[:, :P]) / S) * self.KxP))
 
+    def _kx_apply(self, m):
+        """(S, P) -> (S, P_all): m K^x[train, :]."""
+        if self.F is None:
+            return m @ self.KxP.T
+        return (m @ self.FP) @ self.F.T
+
     def ntk_matvec(self, v):
         """Θ̂(t) v on all points (v on the training points), O(S P_all P) without forming Θ̂."""
         P, S = self.P, self.S
         vv = self.conv(np.asarray(v, float))
         ph, g = self._features()
-        out = (ph * (ph[:, :P] @ vv)[:, None]).sum(0) + (g * ((g[:, :P] * vv) @ self.KxP.T)).sum(0)
+        out = (ph * (ph[:, :P] @ vv)[:, None]).sum(0) + (g * self._kx_apply(g[:, :P] * vv)).sum(0)
         return self._numpy(self.sa ** 2 * out / S)
 
     def step(self, delta, dt):
@@ -131,7 +140,7 @@ class MonteCarloPopulation:
         ph, g = self._features()
         out_old = self.a[:, None] * ph
         self.a = self.a + dt * g0 * sa * (ph[:, :P] @ dl)
-        self.h = self.h + dt * g0 * sa * ((g[:, :P] * dl) @ self.KxP.T)
+        self.h = self.h + dt * g0 * sa * self._kx_apply(g[:, :P] * dl)
         out_new = self.a[:, None] * self.phi(self.h)
         return self._numpy((sa / g0) * (out_new - out_old).sum(0) / S)
 

@@ -31,7 +31,7 @@ from .populations import GaussianPopulation, MonteCarloPopulation
 MAX_TWO_TIME_ENTRIES = 250_000
 
 
-def _population(model, cfg, Kx, P, z=None):
+def _population(model, cfg, Kx, P, z=None, factor=None):
     solver = cfg.solver
     if solver == "auto":
         solver = "exact" if model.linear else "monte_carlo"
@@ -44,13 +44,13 @@ def _population(model, cfg, Kx, P, z=None):
         return GaussianPopulation(Kx, P, cfg.gamma0, math.sqrt(model.readout_var))
     phi, dphi = model.activation(cfg.backend)
     return MonteCarloPopulation(Kx, P, cfg.gamma0, math.sqrt(model.readout_var), phi, dphi, cfg.samples,
-                                seed=cfg.seed, backend=cfg.backend, device=cfg.device, z=z)
+                                seed=cfg.seed, backend=cfg.backend, device=cfg.device, z=z, factor=factor)
 
 
-def _sweep(model, cfg, Kx, theta0, y, P, delta_in=None, z=None, record=True):
+def _sweep(model, cfg, Kx, theta0, y, P, delta_in=None, z=None, record=True, factor=None):
     """One pass over time.  ``delta_in`` None: causal (Δ from the current f); else the populations
     are driven by ``delta_in`` (T, P) and the returned Δ is the one the resulting kernels produce."""
-    pop = _population(model, cfg, Kx, P, z)
+    pop = _population(model, cfg, Kx, P, z, factor)
     Pa = len(Kx)
     f = np.zeros(Pa)
     T = cfg.steps
@@ -100,12 +100,14 @@ def solve_dmft(spec, x_train, y_train, x_test=None, params=None, **overrides):
     P = len(x)
     Kx = model.input_kernel(xa)
     theta0 = model.initial_ntk(xa)[:, :P]
+    factor = model.input_factor(xa)
+    factor = factor if factor.shape[1] < P else None      # use K^x = F Fᵀ when its rank is below P
     z = None
     if not (cfg.solver == "exact" or (cfg.solver == "auto" and model.linear)):
         z = np.random.default_rng(cfg.seed).standard_normal((cfg.samples, len(xa) + 1))
     if cfg.method == "forward":
-        res = _sweep(model, cfg, Kx, theta0, y, P, z=z)
-        check = _sweep(model, cfg, Kx, theta0, y, P, delta_in=res["delta"], z=z, record=False)
+        res = _sweep(model, cfg, Kx, theta0, y, P, z=z, factor=factor)
+        check = _sweep(model, cfg, Kx, theta0, y, P, delta_in=res["delta"], z=z, record=False, factor=factor)
         residual = float(np.max(np.abs(check["delta"] - res["delta"]))) if cfg.steps else 0.0
         iterations = 1
         converged = residual <= max(cfg.tol, 1e-9 * max(1.0, float(np.max(np.abs(y)))))
@@ -118,13 +120,13 @@ def solve_dmft(spec, x_train, y_train, x_test=None, params=None, **overrides):
             d = lam @ d
         residual, converged, iterations = math.inf, False, 0
         for iterations in range(1, cfg.max_iterations + 1):
-            res = _sweep(model, cfg, Kx, theta0, y, P, delta_in=delta, z=z, record=False)
+            res = _sweep(model, cfg, Kx, theta0, y, P, delta_in=delta, z=z, record=False, factor=factor)
             residual = float(np.max(np.abs(res["delta"] - delta)))
             delta = (1 - cfg.damping) * delta + cfg.damping * res["delta"]
             if residual <= cfg.tol:
                 converged = True
                 break
-        res = _sweep(model, cfg, Kx, theta0, y, P, delta_in=delta, z=z)
+        res = _sweep(model, cfg, Kx, theta0, y, P, delta_in=delta, z=z, factor=factor)
     f = res["f"]
     phi, g = res["pop"].kernels(res["snaps"], P)
     K = len(res["snaps"])

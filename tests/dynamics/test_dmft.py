@@ -150,3 +150,13 @@ def test_gamma0_given_twice_must_agree():
     sol = solve_dmft(Spec.from_dict(d), x, y, xt)
     assert sol.order_parameters["gamma0"] == 1.0
     assert sol.extras["phi_equal_time"].shape == (4, 5, 5) and sol.extras["phi"].shape == (4, 4, 5, 5)   # steps 0..3
+
+
+def test_low_rank_input_kernel_path_agrees_with_dense(monkeypatch):
+    """With d + 1 < P the Monte Carlo step applies K^x = F Fᵀ through F; same result as the dense K^x."""
+    import mftsym.dynamics.model as model
+    x, y, xt = data(P=12)
+    low = solve_dmft(dmft_spec("tanh", samples=300, steps=15), x, y, xt)
+    monkeypatch.setattr(model.TwoLayerModel, "input_factor", lambda self, xa: np.zeros((len(xa), 100)))
+    dense = solve_dmft(dmft_spec("tanh", samples=300, steps=15), x, y, xt)
+    assert np.allclose(low.extras["test_predictions"], dense.extras["test_predictions"], rtol=0, atol=1e-12)
