@@ -7,7 +7,7 @@ mean-field theory (DMFT) of gradient descent of Bordelon & Pehlevan (NeurIPS 202
 from .config import DynamicsConfig, dynamics_config
 from .equations import derive_dmft
 from .model import TwoLayerModel, two_layer_model
-from .solver import predict_dmft, solve_dmft
+from .solver import compare_dmft, dmft_derivations, predict_dmft, solve_dmft
 
-__all__ = ["DynamicsConfig", "TwoLayerModel", "derive_dmft", "dynamics_config", "predict_dmft", "solve_dmft",
+__all__ = ["DynamicsConfig", "TwoLayerModel", "compare_dmft", "derive_dmft", "dmft_derivations", "dynamics_config", "predict_dmft", "solve_dmft",
            "two_layer_model"]

@@ -162,4 +162,28 @@ def predict_dmft(spec, x_train, y_train, x_test, params=None) -> dict:
             "curve": sol.extras["test_predictions"], "loss": sol.extras["loss"]}
 
 
-__all__ = ["predict_dmft", "solve_dmft"]
+def compare_dmft(spec, data, trainer=None) -> dict:
+    """The validation comparison: the DMFT test outputs after the trainer's ``steps`` steps of base rate
+    ``lr`` (these override ``[dynamics]``), its training-loss curve at times 0..T−1 (what gradient
+    descent records at steps 1..T: the loss before each update) and the equations for the report."""
+    from dataclasses import replace
+    over = {}
+    if getattr(trainer, "lr", None) is not None and getattr(trainer, "steps", None):
+        over = {"lr": float(trainer.lr), "steps": int(trainer.steps), "time": None}
+    dyn = {k: v for k, v in {**dict(spec.dynamics or {}), **over}.items() if v is not None}
+    sol = solve_dmft(replace(spec, dynamics=dyn), data.x_train, data.y_train, data.x_test)
+    return {"mean": sol.prediction, "kernel_source": "mftsym.dynamics",
+            "loss_curve": [float(v) for v in sol.extras["loss"][:-1]],
+            "order_parameters": dict(sol.order_parameters), "equations": list(EQUATIONS)}
+
+
+def dmft_derivations(spec) -> list:
+    """``[derive_dmft(spec)]``: what ``mftsym derive`` prints for ``kind = "dmft"``."""
+    from .equations import derive_dmft
+    return [derive_dmft(spec)]
+
+
+#: LaTeX lines for reports.
+EQUATIONS = (r"\partial_t f = \Theta(t)\,(y - f),\ \Theta = \sigma_a^2(\Phi + G\circ K^x)",)
+
+__all__ = ["EQUATIONS", "compare_dmft", "dmft_derivations", "predict_dmft", "solve_dmft"]

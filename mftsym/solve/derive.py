@@ -169,8 +169,8 @@ def derive_theory(spec) -> list:
     if kind == "kernel_renormalization":
         return [renormalization_theory(spec).derivation]
     if kind == "dmft":   # training dynamics (docs/theory/dynamics.md)
-        from ..dynamics import derive_dmft
-        return [derive_dmft(spec)]
+        from ..dynamics import dmft_derivations
+        return dmft_derivations(spec)
     from .adaptive import adaptive_derivation
     out = [adaptive_derivation(spec)]
     if spec.data is not None and spec.data.get("inputs") == "gaussian":

@@ -227,22 +227,9 @@ def kernel_renormalization(spec, data, trainer=None) -> dict:
 
 
 def dmft_predictor(spec, data, trainer=None) -> dict:
-    """DMFT of gradient descent in mu_p (docs/theory/dynamics.md), from :mod:`mftsym.dynamics`; the
-    trainer's ``lr``/``steps`` (base rate η₀) override the spec's ``[dynamics]`` ones."""
-    from ..dynamics import solve_dmft
-    over = {}
-    if getattr(trainer, "lr", None) is not None and getattr(trainer, "steps", None):
-        over = {"lr": float(trainer.lr), "steps": int(trainer.steps)}
-        if "time" in (spec.dynamics or {}):
-            over["time"] = None
-    dyn = {k: v for k, v in {**dict(spec.dynamics or {}), **over}.items() if v is not None}
-    from dataclasses import replace
-    sol = solve_dmft(replace(spec, dynamics=dyn), data.x_train, data.y_train, data.x_test)
-    # the training loss at times 0..T-1 is what GD records at steps 1..T (the loss before each update)
-    return {"mean": sol.prediction, "kernel_source": "mftsym.dynamics",
-            "loss_curve": [float(v) for v in sol.extras["loss"][:-1]],
-            "order_parameters": dict(sol.order_parameters),
-            "equations": [r"\partial_t f = \Theta(t)\,(y - f),\ \Theta = \sigma_a^2(\Phi + G\circ K^x)"]}
+    """DMFT of gradient descent in mu_p (docs/theory/dynamics.md): :func:`mftsym.dynamics.compare_dmft`."""
+    from ..dynamics import compare_dmft
+    return compare_dmft(spec, data, trainer)
 
 
 register_theory("dmft", dmft_predictor)
