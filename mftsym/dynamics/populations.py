@@ -104,14 +104,15 @@ class MonteCarloPopulation:
         self.h, self.a = conv(h0), conv(a0)
         self.P, self.g0, self.sa, self.S = n_train, gamma0, sigma_a, int(z.shape[0])
         self.phi, self.dphi = phi, dphi
+        self._ph = None
 
     def _numpy(self, t):
         return t.detach().cpu().numpy() if self.backend == "torch" else np.asarray(t)
 
     def _features(self):
-        ph = self.phi(self.h)
-        g = self.a[:, None] * self.dphi(self.h)
-        return ph, g
+        if self._ph is None:                     # φ(h) of the current h (step leaves it computed)
+            self._ph = self.phi(self.h)
+        return self._ph, self.a[:, None] * self.dphi(self.h)
 
     def ntk(self):
         P, S = self.P, self.S
@@ -141,7 +142,8 @@ class MonteCarloPopulation:
         out_old = self.a[:, None] * ph
         self.a = self.a + dt * g0 * sa * (ph[:, :P] @ dl)
         self.h = self.h + dt * g0 * sa * self._kx_apply(g[:, :P] * dl)
-        out_new = self.a[:, None] * self.phi(self.h)
+        self._ph = self.phi(self.h)
+        out_new = self.a[:, None] * self._ph
         return self._numpy((sa / g0) * (out_new - out_old).sum(0) / S)
 
     def snapshot(self):

@@ -65,7 +65,7 @@ def _sweep(model, cfg, Kx, theta0, y, P, delta_in=None, z=None, record=True, fac
         delta = y - f[:P]
         drive = delta if delta_in is None else delta_in[k]
         step = cfg.dt * (correction @ delta)
-        if delta_in is not None:               # the output follows its own Δ through the driven kernels
+        if delta_in is not None and np.any(delta != drive):   # the output follows its own Δ
             step = step + cfg.dt * pop.ntk_matvec(delta - drive)
         f = f + step + pop.step(drive, cfg.dt)
         if not np.all(np.isfinite(f)):
