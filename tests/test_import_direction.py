@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1] / "mftsym"
-THEORY_PACKAGES = ("spec", "gaussian", "layers", "derive", "compile", "solve", "nnft", "scaling")
+THEORY_PACKAGES = ("spec", "gaussian", "layers", "derive", "compile", "solve", "nnft", "scaling", "dynamics")
 
 
 def _module_name(path: Path) -> str:

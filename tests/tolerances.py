@@ -23,3 +23,7 @@ EMPIRICAL_NTK_RTOL = 0.06  # empirical NTK (autograd, a few networks of width >=
 CORRELATION_ONE_RTOL = 1e-7  # two exact routes to one kernel through arccos-type closed forms: at
                              # correlation rho = 1 (x = x', s = s') sqrt(1 - rho^2) turns the 1e-16
                              # rounding of rho into ~1e-8
+
+# dynamics (DMFT, docs/theory/dynamics.md)
+DMFT_NTK_LIMIT_ATOL = 1e-6       # gamma0 -> 0 DMFT vs the NTK predictor over the whole time course
+DMFT_CLOSED_FORM_RTOL = 5e-3     # single-point linear kernel vs its closed form (O(dt) discretisation)

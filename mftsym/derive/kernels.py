@@ -12,7 +12,9 @@ weight gradient contributes n E[phi phi] instead of C_W E[phi phi] and the bias 
 as in neural-tangents' ``Dense(parameterization='standard')``:
 ``Theta^(l+1) = n E[phi phi] + 1 + C_W E[phi' phi'] Theta^(l)`` -- it grows with width.
 In ``"mean_field"`` the readout's C_W is divided by its fan-in N (f = (1/N) sum_i a_i phi_i), so
-its NNGP and NTK are O(1/N).
+its NNGP and NTK are O(1/N).  In ``"mu_p"`` (f = f_ntk / (gamma0 sqrt(N))) the readout's C_W and
+C_b are divided by gamma0^2 N: NNGP and bare NTK are the ``"ntk"`` ones over gamma0^2 N; the NTK
+times the learning-rate multiplier gamma0^2 N is the ``"ntk"`` one (docs/theory/dynamics.md).
 
 Each kernel is tracked at the three entries (x,x), (x,x'), (x',x') of the 2x2 covariance; the
 diagonal entries feed the Gaussian expectations of the off-diagonal one.

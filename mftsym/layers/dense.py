@@ -26,7 +26,7 @@ def kernel_map(layer, state: KernelState, b: KernelBuilder, is_readout: bool = F
     layer_no = b.next_layer()
     fan_in = state.channels
     cw = par.kernel_weight_var(b.parametrization, layer.weight_var, fan_in, is_readout)
-    cb = layer.bias_var
+    cb = par.kernel_bias_var(b.parametrization, layer.bias_var, fan_in, is_readout)
     post = state.nngp
     pre = {}
     for p in PAIRS:
@@ -89,5 +89,11 @@ def numeric_plan(layer, ctx, is_readout: bool = False):
     width = ctx.integer(layer.width, f"{ctx.where}.width", "width")
     wv = ctx.number(layer.weight_var, f"{ctx.where}.weight_var")
     bv = ctx.number(layer.bias_var, f"{ctx.where}.bias_var")
-    mults = par.numeric_multipliers(ctx.parametrization, wv, bv, ctx.channels, is_readout)
+    g0 = None
+    if ctx.parametrization == "mu_p" and is_readout:
+        g0 = ctx.number(par.MUP_RICHNESS, f"params.{par.MUP_RICHNESS} (the richness of the mu_p parametrization)")
+        if not g0 > 0:
+            from ..errors import SpecError
+            raise SpecError(f"{par.MUP_RICHNESS} must be positive, got {g0}", f"params.{par.MUP_RICHNESS}")
+    mults = par.numeric_multipliers(ctx.parametrization, wv, bv, ctx.channels, is_readout, richness=g0)
     return DensePlan(ctx.channels, width, *mults, spatial=ctx.spatial), ctx.spatial, width

@@ -9,6 +9,7 @@ parametrization   pre-activation              raw prior of W          raw prior 
 ``ntk``           sqrt(wv/fan_in) x W + sqrt(bv) b   N(0, 1)          N(0, 1)
 ``standard``      x W + b                     N(0, wv/fan_in)         N(0, bv)
 ``mean_field``    hidden as ntk; readout (sqrt(wv)/fan_in) x W + sqrt(bv) b, all N(0, 1)
+``mu_p``          hidden as ntk; readout (sqrt(wv) x W/N + sqrt(bv/N) b)/gamma0, all N(0, 1)
 ================  ==========================  ======================  ===================
 
 so at initialisation (and under the prior) the output covariance is the spec's NNGP.  The plan of
@@ -65,6 +66,13 @@ class NetworkPlan:
 
     def n_params(self) -> int:
         return sum(math.prod(s) for _, s, _ in self.param_shapes())
+
+    @property
+    def lr_multiplier(self) -> float:
+        """eta/eta0: gamma0^2 N in ``mu_p`` (N the readout's fan-in; docs/theory/dynamics.md), 1 otherwise."""
+        if self.parametrization != "mu_p" or len(self.dense) < 2:
+            return 1.0
+        return float(self.values["gamma0"]) ** 2 * self.dense[-1].fan_in
 
     def forward(self, params, x, stop=None, hidden=None):
         """Fold the layer plans over ``x`` with ``params`` (each with a leading member axis);

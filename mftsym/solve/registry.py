@@ -25,12 +25,13 @@ this module imports nothing heavy and no stage above it.
 Adding a theory is one registration line at the end of this module, with ``"module:function"``
 strings so that nothing is imported before it is used::
 
-    register_theory("dmft", "mftsym.solve.dmft:solve_dmft", derive="mftsym.solve.dmft:dmft_derivations",
-                    equations=(r"\\bar f = ...",), summary="dynamical mean-field theory")
+    register_theory("my_theory", "mftsym.solve.my_theory:solve", derive="mftsym.solve.my_theory:derivations",
+                    equations=(r"\\bar f = ...",), summary="what it is, and its theory note")
 
-after which ``kind = "dmft"`` works in a spec, in ``mftsym solve`` and ``mftsym run`` and in
-``validate(..., theory="dmft")``.  A theory needing a custom comparison (e.g. to add a readout
-kernel or to refuse a trainer) passes ``compare=``.  The theory notes are in
+after which ``kind = "my_theory"`` works in a spec, in ``mftsym solve`` and ``mftsym run`` and in
+``validate(..., theory="my_theory")`` (``dmft`` below is registered this way).  A theory
+needing a custom comparison (e.g. to add a readout kernel or to refuse a trainer) passes
+``compare=``.  The theory notes are in
 ``docs/theory/README.md``.
 """
 
@@ -183,6 +184,11 @@ register_theory(
 register_theory(
     "ntk", compare="mftsym.solve.predictors:ntk_predictor",
     summary="infinite ensemble trained by gradient descent (Lee et al. 2019), docs/theory/nngp_ntk.md")
+register_theory(
+    "dmft", "mftsym.dynamics:solve_dmft", compare="mftsym.dynamics:compare_dmft",
+    derive="mftsym.dynamics:dmft_derivations",
+    equations=(r"\partial_t f = \Theta(t)\,(y - f),\ \Theta = \sigma_a^2(\Phi + G\circ K^x)",),
+    summary="dynamical mean-field theory of gradient descent in mu_p (two layers), docs/theory/dynamics.md")
 
 __all__ = ["Theory", "compare_by_solving", "get_theory", "register_theory", "solvable_theories", "theory_names",
            "unregister_theory"]

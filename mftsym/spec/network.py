@@ -9,6 +9,14 @@
 * ``"mean_field"`` -- hidden layers as in ``"ntk"``, the readout (last dense layer) scaled by
   ``1/fan_in`` instead of ``1/sqrt(fan_in)``: prior variance ``weight_var/fan_in**2``
   (the scaling of Mei et al. 2018 / Rubin, Seroussi & Ringel 2024).
+* ``"mu_p"`` -- maximal-update (μP) / mean-field scaling with richness ``gamma0`` (a ``[params]``
+  entry), in the form of Bordelon & Pehlevan (NeurIPS 2022): the ``"ntk"`` network with its output
+  multiplied by ``1/(gamma0 sqrt(N))``, N the readout's fan-in, i.e.
+  ``f = (1/(gamma0 N)) sum_i sqrt(weight_var) a_i phi_i + sqrt(bias_var) b/(gamma0 sqrt(N))``,
+  trained with the learning rate ``eta = eta0 gamma0^2 N`` (eta0 the base rate the user gives).
+  Equivalent to Yang & Hu's (2021) μP for SGD.  Its NNGP and (bare) NTK are those of ``"ntk"``
+  divided by ``gamma0^2 N``; the NTK times the learning-rate multiplier is the ``"ntk"`` one.
+  See docs/theory/dynamics.md.
 """
 
 from __future__ import annotations
@@ -21,7 +29,10 @@ from ..errors import SpecError
 from .expressions import make_symbol, parse_expression
 from .layers import Dense, Nonlinearity
 
-PARAMETRIZATIONS = ("ntk", "standard", "mean_field")
+PARAMETRIZATIONS = ("ntk", "standard", "mean_field", "mu_p")
+
+#: The [params] name of μP's richness γ₀ (f = (1/(γ₀ N)) Σ a φ; see docs/theory/dynamics.md).
+MUP_RICHNESS = "gamma0"
 
 
 @dataclass(frozen=True)
@@ -125,4 +136,4 @@ def _check_input_shape(value, where: str) -> tuple:
     return tuple(out)
 
 
-__all__ = ["Network", "PARAMETRIZATIONS"]
+__all__ = ["MUP_RICHNESS", "Network", "PARAMETRIZATIONS"]

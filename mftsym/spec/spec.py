@@ -16,7 +16,7 @@ from .expressions import make_symbol
 from .layers import layer_from_dict
 from .network import Network
 
-_SECTIONS = ("network", "params", "posterior", "theory", "data")
+_SECTIONS = ("network", "params", "posterior", "theory", "data", "dynamics")
 
 
 def _check_params(params, where: str) -> Mapping[str, float]:
@@ -44,6 +44,7 @@ class Spec:
     posterior: Mapping | None = None
     theory: Mapping | None = None
     data: Mapping | None = None
+    dynamics: Mapping | None = None          # [dynamics]: training-dynamics settings (docs/theory/dynamics.md)
     source: str | None = field(default=None, compare=False)
 
     def __post_init__(self):
@@ -80,7 +81,7 @@ class Spec:
                           parametrization=net.get("parametrization", "ntk"), where=f"{where}: network",
                           input_shape=net.get("input_shape"))
         extra = {}
-        for key in ("posterior", "theory", "data"):
+        for key in ("posterior", "theory", "data", "dynamics"):
             if key in data:
                 if not isinstance(data[key], dict):
                     raise SpecError(f"[{key}] must be a table", where)
@@ -108,7 +109,7 @@ class Spec:
         d = {"network": self.network.to_dict()}
         if self.params:
             d["params"] = dict(self.params)
-        for key in ("posterior", "theory", "data"):
+        for key in ("posterior", "theory", "data", "dynamics"):
             value = getattr(self, key)
             if value is not None:
                 d[key] = dict(value)

@@ -3,7 +3,8 @@
 θ ← θ − lr ∇_θ [½ Σ_{μ∈batch} (f(x_μ) − y_μ)² + ½ weight_decay |θ|²].  In the NTK parametrization
 at large width, full-batch GD from the prior follows the linearised dynamics of Lee et al. (2019):
 f_t − y = (I − lr Θ)^t (f_0 − y) on the training set, compared with :func:`.theory.ntk_predictor`.
-GD is stable for lr λ_max(Θ) < 2.
+GD is stable for lr λ_max(Θ) < 2.  In the ``mu_p`` parametrization ``lr`` is the base rate η₀ and the
+raw parameters move with η₀ γ₀² N (``plan.lr_multiplier``; docs/theory/dynamics.md).
 """
 
 from __future__ import annotations
@@ -69,12 +70,13 @@ class GradientDescent:
             f = ens.forward(params, xb)
             loss = 0.5 * ((f - yb) ** 2).flatten(1).sum(1)
             grads = torch.autograd.grad(loss.sum(), params)
+        lr = self.lr * getattr(ens.plan, "lr_multiplier", 1.0)     # mu_p: eta = eta0 gamma0^2 N
         with torch.no_grad():
             for p, g in zip(params, grads):
                 p.requires_grad_(False)
                 if self.weight_decay:
-                    p.mul_(1 - self.lr * self.weight_decay)
-                p.add_(g, alpha=-self.lr)
+                    p.mul_(1 - lr * self.weight_decay)
+                p.add_(g, alpha=-lr)
         check_divergence(loss.detach(), k, ref_loss, self.divergence_factor,
                          f"gradient descent lr={self.lr:g}: lower lr (try {self.lr / 4:g}); full-batch GD "
                          "needs lr * lambda_max(NTK on the training set) < 2")

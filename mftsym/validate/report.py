@@ -195,6 +195,10 @@ def make_plots(report: dict, results: dict) -> dict:
             if "curve_loss" in r:
                 c = np.asarray(r["curve_loss"])
                 ax.plot(r.get("curve_steps", np.arange(1, c.shape[1] + 1)), c.mean(0), label=f"N={w}")
+        for name, th in report.get("theories", {}).items():     # a dynamical theory's loss curve (dmft)
+            if th.get("loss_curve") is not None:
+                lc = np.ravel(th["loss_curve"])
+                ax.plot(np.arange(1, len(lc) + 1), lc, "k--", lw=1, label=f"{name} (N = ∞)")
         burn_in = report.get("trainer", {}).get("burn_in")
         if report.get("trainer", {}).get("trainer") == "langevin" and burn_in:
             ax.axvline(burn_in, color="k", ls=":", lw=1, label="end of burn-in")

@@ -79,7 +79,8 @@ def validate(spec, data, widths, ensemble, out_dir, trainer=None, theory=None, *
         for name, fn in theories.items():
             pred = call_theory(fn, spec_w, data, trainer)
             predictions[w][name] = pred
-            info[name] = {k: v for k, v in pred.items() if k in ("equations", "kernel_source", "order_parameters")}
+            info[name] = {k: v for k, v in pred.items()
+                          if k in ("equations", "kernel_source", "order_parameters", "loss_curve")}
     out_dir = Path(out_dir)
     t0 = time.time()
     results = sweep(spec, data, widths, sizes, trainer, seed=seed, chunks=chunks, executor=executor,
