@@ -18,6 +18,7 @@ _PLUGINS = {
     "mftsym.solve.cli": "solve",
     "mftsym.validate.cli": "validate",
     "mftsym.nnft.cli": "criticality",
+    "mftsym.solve.curves_cli": "curves",
 }
 
 
