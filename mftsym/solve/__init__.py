@@ -8,6 +8,8 @@ Public API (heavy modules are imported on first use)::
     predict_gp / predict_kernel_renormalization / predict_adaptive_kernel(spec, x_train, y_train, x_test)
     derive_theory(spec) -> [Derivation];  renormalization_theory(spec) -> ModeAction
     data_model_theory(spec) -> DataModelTheory;  solve_data_model(spec, ...) ; sweep_data_model(...)
+    spec_learning_curve(spec, P, target=, ridge=, noise=) -> LearningCurve (spectral learning curves)
+    solve_deep_adaptive_kernel(spec, x_train, y_train, x_test) -> Solution (several hidden layers)
 """
 
 from __future__ import annotations
@@ -23,6 +25,9 @@ _LAZY = {
     "adaptive_derivation": "adaptive",
     "data_model_theory": "data_model", "solve_data_model": "data_model", "sweep_data_model": "data_model",
     "solve": "api", "theory_hooks": "api", "feature_kernel": "common", "readout_kernel": "common",
+    "solve_deep_adaptive_kernel": "deep_adaptive", "deep_adaptive_derivation": "deep_adaptive",
+    "spec_learning_curve": "curves", "learning_curve": "learning_curves", "sphere_spectrum": "spectrum",
+    "nystrom_spectrum": "spectrum",
 }
 
 

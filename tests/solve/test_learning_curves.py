@@ -201,3 +201,26 @@ def test_learning_curve_three_and_a_half_decades_erf_with_bias():
         errs = np.array(errs)
         se = errs.std(ddof=1) / np.sqrt(draws)
         assert abs(Eg - errs.mean()) <= MC_SIGMAS * se, (P, Eg, errs.mean(), se)
+
+
+def test_gaussian_inputs_through_the_nystrom_route():
+    """Gaussian inputs at small d: the Nyström spectrum of a Gaussian sample (not the sphere
+    approximation, which neglects the radial fluctuations) predicts kernel regression's error."""
+    d, noise, ridge = 4, 0.05, 0.01
+    spec = _spec("relu", d)
+    g = target_function(spec, "sin(z) + 0.5*z**2")
+    rng = np.random.default_rng(7)
+    xs = rng.standard_normal((2000, d))
+    Ps = np.array([10, 100])
+    theory = spec_learning_curve(spec, Ps, ridge=ridge, noise=noise, x=xs, y=g(xs[:, 0]))
+    xt = rng.standard_normal((2000, d))
+    ft = g(xt[:, 0])
+    for P, Eg in zip(Ps, theory.Eg):
+        errs = []
+        for _ in range(12):
+            x = rng.standard_normal((P, d))
+            y = g(x[:, 0]) + np.sqrt(noise) * rng.standard_normal(P)
+            f = mftsym.kernel(spec, xt, x) @ np.linalg.solve(mftsym.kernel(spec, x) + ridge * np.eye(P), y)
+            errs.append(np.mean((f - ft) ** 2))
+        errs = np.array(errs)
+        assert abs(Eg - errs.mean()) <= MC_SIGMAS * errs.std(ddof=1) / np.sqrt(len(errs)), (P, Eg, errs.mean())
