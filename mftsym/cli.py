@@ -21,6 +21,7 @@ _PLUGINS = {
     "mftsym.validate.cli": "validate",
     "mftsym.nnft.cli": "criticality",
     "mftsym.scaling.cli": "scaling",
+    "mftsym.solve.curves_cli": "curves",
 }
 
 

@@ -9,6 +9,8 @@ Public API (heavy modules are imported on first use)::
     derive_theory(spec) -> [Derivation];  renormalization_theory(spec) -> ModeAction
     data_model_theory(spec) -> DataModelTheory;  solve_data_model(spec, ...) ; sweep_data_model(...)
     register_theory(name, solver, ...) / get_theory(name) / solvable_theories()   # the one theory registry
+    spec_learning_curve(spec, P, target=, ridge=, noise=) -> LearningCurve (spectral learning curves)
+    solve_deep_adaptive_kernel(spec, x_train, y_train, x_test) -> Solution (several hidden layers)
 """
 
 from __future__ import annotations
@@ -25,6 +27,9 @@ _LAZY = {
     "data_model_theory": "data_model", "solve_data_model": "data_model", "sweep_data_model": "data_model_sweep",
     "solve": "api", "theory_hooks": "api", "feature_kernel": "common", "readout_kernel": "common",
     "register_theory": "registry", "get_theory": "registry", "solvable_theories": "registry",
+    "solve_deep_adaptive_kernel": "deep_adaptive", "deep_adaptive_derivation": "deep_adaptive",
+    "spec_learning_curve": "curves", "learning_curve": "learning_curves", "sphere_spectrum": "spectrum",
+    "nystrom_spectrum": "spectrum",
 }
 
 

@@ -74,7 +74,14 @@ def neuron_kernel(phi, k11, k12, k22, derivatives=True):
     return tuple(np.broadcast_to(np.asarray(res[o], dtype=float), shape) for o in outs)
 
 
+def _is_deep(network) -> bool:
+    return sum(isinstance(layer, Dense) for layer in network.layers) > 2
+
+
 def adaptive_derivation(spec) -> Derivation:
+    if _is_deep(spec.network):
+        from .deep_adaptive import deep_adaptive_derivation
+        return deep_adaptive_derivation(spec)
     hidden, phi = two_layer(spec.network)
     g = gaussian_expectation(phi, phi, K11, K12, K22)
     N = hidden.width
@@ -320,7 +327,17 @@ def _solve_langevin(st, tol, max_iter, beta, chains, steps, seed, device, Q0=Non
 def solve_adaptive_kernel(spec, x_train, y_train, x_test=None, params=None, strategy="gaussian", tol=None,
                           max_iter=None, beta=None, chains=4000, steps=200, seed=0, device=None,
                           raise_on_failure=True) -> Solution:
-    """Solve the adaptive-kernel self-consistency on data (``strategy`` "gaussian" or "langevin")."""
+    """Solve the adaptive-kernel self-consistency on data (``strategy`` "gaussian" or "langevin").
+    Networks with several hidden layers go to the layer-by-layer Gaussian closure of
+    :mod:`mftsym.solve.deep_adaptive` (strategy "gaussian")."""
+    if _is_deep(spec.network):
+        if strategy != "gaussian":
+            raise SpecError(f"strategy {strategy!r} is implemented for one hidden layer; deep networks use the "
+                            "Gaussian closure (strategy='gaussian')", "network.layers")
+        from .deep_adaptive import solve_deep_adaptive_kernel
+        kw = {k: v for k, v in (("tol", tol), ("max_iter", max_iter)) if v is not None}
+        return solve_deep_adaptive_kernel(spec, x_train, y_train, x_test, params=params,
+                                          raise_on_failure=raise_on_failure, **kw)
     st = _Setup(spec, x_train, y_train, x_test, params)
     D = len(st.L0)
     extras = {"strategy": strategy, "noise_var": st.noise, "P": len(st.y), "N": st.N}

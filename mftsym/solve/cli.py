@@ -62,6 +62,8 @@ def run(args) -> int:
         sol = solve(spec, x, y, xt, theory=kind, **options)
     atomic_write_json(args.out, sol.to_dict())
     print(sol)
+    if sol.extras.get("approximation"):
+        print(f"theory: {sol.extras['approximation']}")
     print(f"wrote {args.out}")
     return 0 if sol.converged else 1
 

@@ -50,6 +50,7 @@ class ModeAction:
     derivation: Derivation
     widths: tuple = ()
     notes: tuple = field(default=())
+    approximation: str = ""     # which theory / approximation the action is (shown in the Solution)
 
     @property
     def names(self) -> tuple:
@@ -110,15 +111,17 @@ def _renormalization(net, noise) -> ModeAction:
     elif linear:
         kind = "deep linear network, one renormalization variable per layer (Li & Sompolinsky 2021)"
     else:
-        kind = ("deep nonlinear network: the deep-linear action with the nonlinear NNGP (an "
-                "approximation beyond one hidden layer, docs/theory/deep_linear.md)")
+        kind = ("deep nonlinear network, APPROXIMATION: the deep-linear action of Li & Sompolinsky (2021), one "
+                "scalar renormalization per layer, evaluated with the nonlinear NNGP kernel; exact only for "
+                "linear layers beyond the first (docs/theory/deep_linear.md); the layer-by-layer kernel deformation "
+                "is kept by theory kind adaptive_kernel (docs/theory/deep_adaptive_kernel.md)")
     Kro = sp.Symbol("K_ro", positive=True)
     defs = [_noise_definition(noise),
             Definition(Kro, readout_variance_expr(net), r"\sigma_a^2",
                        "readout prior variance (the readout-level kernel is sigma_a^2 E[phi phi])"),
             Definition(sp.Symbol("Q", positive=True), Q, r"\bar Q", "total kernel renormalization")]
     theory = ModeAction("kernel_renormalization", us, prior, mode,
-                        derivation=None, widths=widths)  # type: ignore[arg-type]
+                        derivation=None, widths=widths, approximation=kind)  # type: ignore[arg-type]
     S = sp.Symbol("S", real=True)
     defs.append(Definition(S, theory.action_expression(), "S", "effective action"))
     names = {u: rf"u_{{{u.name[1:]}}}" for u in us}

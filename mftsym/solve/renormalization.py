@@ -161,7 +161,8 @@ def _finish(problem, saddles, iters, best_res, tol, raise_on_failure, env=None):
     msg = "" if best.stable else "the saddle found is not a minimum of the action (Hessian eigenvalue <= 0)"
     ops = {**best.order_parameters, "Q": Q}
     return Solution(theory.theory, ops, best.action, mean, var, True, best.residual, iters, tuple(saddles), msg,
-                    extras={"noise_var": float(env["noise"]), "P": problem.P})
+                    extras={"noise_var": float(env["noise"]), "P": problem.P,
+                            "approximation": getattr(theory, "approximation", "")})
 
 
 # --------------------------------------------------------------------------- torch, batched
