@@ -36,7 +36,7 @@ from ..errors import SpecError
 from ..spec.layers import _check_variance, _check_width, _to_data
 from ._spatial_common import check_keys
 from .operators import MECHANISMS, AttentionWeighting, AttentionWeights, PositionSum
-from .state import PAIRS, KernelBuilder, KernelState
+from .state import PAIRS, ZERO_MEAN, KernelBuilder, KernelState
 
 LAYER_TYPE = "attention"
 LINEAR = True
@@ -148,7 +148,8 @@ def kernel_map(layer, state: KernelState, b: KernelBuilder, is_readout: bool = F
                                                  + PositionSum(k12 ** 2, shape) * (theta + 4 * k12)) + cb,
                           f"NTK after identity attention layer {layer_no} (sqrt scaling)", state,
                           latex_stem=r"\Theta")
-    return state.with_(nngp=new, ntk=nt, channels=layer.width, is_gaussian=True, is_input=False)
+    return state.with_(nngp=new, ntk=nt, channels=layer.width, is_gaussian=True, is_input=False,
+                          mean=ZERO_MEAN)
 
 
 # --------------------------------------------------------------------------- numeric plan
