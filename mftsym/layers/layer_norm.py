@@ -52,7 +52,7 @@ def kernel_map(layer, state: KernelState, b: KernelBuilder, is_readout: bool = F
             return state.nngp[p], v1 * v2
         what = "LayerNorm: K / sqrt(K(x,x) K(x',x'))"
     else:
-        state = b.name_means(state, description="the feature mean that LayerNorm subtracts")
+        state = b.name_means(state, "muLN", "the feature mean that LayerNorm subtracts", r"{\mu_{\mathrm{LN}}}")
 
         def centred(p):
             (v1, v2), (m1, m2) = state.variances(p), state.mean_pair(p)

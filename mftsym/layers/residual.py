@@ -116,8 +116,8 @@ def kernel_map(layer, state: KernelState, b: KernelBuilder, is_readout: bool = F
                             "non-zero mean (it ends in a nonlinearity), so the cross term m_x m_branch is not "
                             "available and the kernels would not add; put a dense/conv layer before the "
                             "residual block or end the branch with a linear layer", layer.where)
-        state = b.name_means(state, description="feature mean of the skip path")
-        out = b.name_means(out, description="feature mean of the branch")
+        state = b.name_means(state, "muskip", "feature mean of the skip path", r"{\mu_{\mathrm{skip}}}")
+        out = b.name_means(out, "mubranch", "feature mean of the branch (E[phi(u)])", r"{\mu_{\mathrm{branch}}}")
 
         def cross(p):
             (mx1, mx2), (mb1, mb2) = state.mean_pair(p), out.mean_pair(p)
