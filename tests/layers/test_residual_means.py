@@ -148,3 +148,12 @@ def test_layernorm_of_post_activation_features_has_unit_diagonal():
 def test_the_limits_that_are_not_available_raise(layers, match):
     with pytest.raises(SpecError, match=match):
         mf.derive_kernels(spec_of(layers + [{"type": "flatten"}, READOUT], [5, 2], params={"C": 4}))
+
+
+def test_numpy_and_torch_backends_agree_on_the_mean_operators():
+    spec = spec_of(ISSUE_EXAMPLE, [4, 4, 2], params={"C": 16})
+    x = inputs(spec, p=3, seed=6)
+    for kind in ("nngp", "ntk"):
+        a = mf.kernel(spec, x, kind=kind)
+        b = mf.kernel(spec, x, kind=kind, backend="torch")
+        assert np.allclose(a, np.asarray(b), rtol=1e-10, atol=1e-12)
