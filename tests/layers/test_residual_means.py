@@ -28,7 +28,7 @@ ISSUE_EXAMPLE = [conv(kernel=[3, 3]), act("relu"),
                  {"type": "global_avg_pool"}, READOUT]
 
 CASES = {
-    "issue_example": (ISSUE_EXAMPLE, [4, 4, 2], ("ntk",)),
+    "issue_example": (ISSUE_EXAMPLE, [4, 4, 2], ("ntk", "standard")),
     # post-activation ResNet block on sequences: x + 0.8 relu(conv relu(conv x)), x post-ReLU
     "post_activation_1d": ([conv(kernel=[3]), act("relu"),
                             {"type": "residual", "scale": 0.8,
