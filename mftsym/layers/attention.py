@@ -1,5 +1,5 @@
 r"""Global self-attention over positions (Hron, Bahri, Sohl-Dickstein & Novak 2020, "Infinite
-attention"; neural-tangents' ``GlobalSelfAttention``), NTK parametrization.
+attention"; neural-tangents' ``GlobalSelfAttention``), ntk and standard parametrizations.
 
 Finite layer, H heads, key/query width n_k, value width n_v, input channels C, positions s, t::
 
