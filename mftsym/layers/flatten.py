@@ -50,7 +50,8 @@ def kernel_map(layer, state: KernelState, b: KernelBuilder, is_readout: bool = F
         theta = b.define("ThetaF", "12", DiagonalAverage(state.ntk, *args), "NTK after flatten", new_state,
                          latex_stem=r"{\Theta^{\flat}}")
     mean = None if state.mean is None else \
-        {(i, side): MeanPositionAverage(m, args[0], sp.Integer(side if state.full else 0), args[1]) for (i, side), m in state.mean.items()}
+        {(i, side): MeanPositionAverage(state.mean[(i, 0)], args[0], sp.Integer(0), args[1])
+         for (i, side) in state.mean}      # flat output: both placements are the same mean
     return new_state.with_(nngp=nngp, ntk=theta, mean=mean)
 
 

@@ -50,7 +50,8 @@ def kernel_map(layer, state: KernelState, b: KernelBuilder, is_readout: bool = F
         theta = b.define("ThetaG", "12", GlobalAverage(state.ntk, shape), "NTK after global average pooling",
                          new_state, latex_stem=r"\langle \Theta \rangle")
     mean = None if state.mean is None else \
-        {(i, side): MeanPositionAverage(m, shape, sp.Integer(side), sp.Integer(1)) for (i, side), m in state.mean.items()}
+        {(i, side): MeanPositionAverage(state.mean[(i, 0)], shape, sp.Integer(0), sp.Integer(1))
+         for (i, side) in state.mean}      # flat output: both placements are the same mean
     return new_state.with_(nngp=nngp, ntk=theta, mean=mean)
 
 

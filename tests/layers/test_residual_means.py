@@ -40,6 +40,9 @@ CASES = {
                                                             act("relu")]},
                             {"type": "residual", "scale": 0.5, "branch": [conv(kernel=[3, 3]), act("relu")]},
                             {"type": "global_avg_pool"}, READOUT], [3, 3, 2], ("ntk", "standard")),
+    # a residual block on pooled features: the skip's mean is the position average of the ReLU means
+    "residual_after_global_pool": ([conv(kernel=[3]), act("relu"), {"type": "global_avg_pool"},
+                                    {"type": "residual", "branch": [dense(), act("relu")]}, READOUT], [5, 2], ("ntk",)),
     # LayerNorm centres post-activation features of non-zero mean; a GELU-like softplus mean via quadrature
     "layernorm_after_softplus": ([dense(), act("log(1 + exp(x))"), {"type": "layer_norm"},
                                   {"type": "avg_pool", "window": [2], "stride": [1]}, {"type": "flatten"}, READOUT],
