@@ -35,6 +35,12 @@ EXAMPLES = {
     "transformer_block": ("A transformer block: embedding, x + attention(LN x) with softmax attention "
                           "(Hron et al. 2020, linear logit scaling), x + MLP(LN x), global average pooling.",
                           {"N": 64, "H": 8}, 60),
+    "conv_attention": ("The example network of the architecture spec: conv -> relu -> x + relu(conv x) -> "
+                       "LayerNorm -> 2x2 average pooling -> softmax attention -> global average pooling. The skip "
+                       "and the branch both end in a ReLU, so the residual kernel has the cross term "
+                       "m_x(x) m_b(x') + m_b(x) m_x(x') of the feature means (mu = sqrt(K/(2 pi)) for relu), and "
+                       "LayerNorm subtracts the mean: (K - m m') / sqrt(V V'), V = K(x,x) - m^2.",
+                       {"C1": 64, "N": 64, "H": 4, "Nk": 64, "Nv": 64}, 160),
 }
 
 

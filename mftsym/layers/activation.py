@@ -6,6 +6,7 @@ Kernel map on zero-mean Gaussian pre-activations (u, v) ~ N(0, [[K(x,x), K(x,x')
     C(x,x')      = E[phi(u) phi(v)]
     Cdot(x,x')   = E[phi'(u) phi'(v)]        (phi' almost everywhere, as autograd)
     Theta_post   = Cdot * Theta
+    m(x; s)      = E[phi(u)],  u ~ N(0, K(x,x;s,s))      (the feature mean; sqrt(K/(2 pi)) for relu)
 
 position pair by position pair (the variances are the kernel's position diagonal).  Consecutive
 activations are composed into one, phi2(phi1(x)).  A nonlinearity on features that are not
@@ -76,7 +77,18 @@ def kernel_map(layer, state: KernelState, b: KernelBuilder, is_readout: bool = F
                         "E[phi'(u)phi'(v)]", state, latex_stem=r"\dot{C}")
         theta = b.define("ThetaPost", "12", cdot * state.ntk, "NTK of the activations", state,
                          latex_stem=r"\tilde{\Theta}")
-    return state.with_(nngp=new, ntk=theta, is_gaussian=False)
+    means = {(i, side): mean_of(phi, state.variance(i, side), b.method, b.order)
+             for i in ("1", "2") for side in (0, 1)}
+    return state.with_(nngp=new, ntk=theta, is_gaussian=False, mean=means)
+
+
+@lru_cache(maxsize=512)
+def mean_of(phi: sp.Expr, K, method: str, order=None):
+    """m = E[phi(u)], u ~ N(0, K): sqrt(K/(2 pi)) for relu, 0 for odd phi (erf, tanh), the Gaussian
+    expectation engine with g = 1 otherwise."""
+    if sp.expand(phi.subs(X, -X) + phi) == 0:
+        return sp.S.Zero
+    return gaussian_expectation(phi, sp.S.One, K, sp.S.Zero, sp.S.One, method=method, order=order)
 
 
 # --------------------------------------------------------------------------- numeric plan

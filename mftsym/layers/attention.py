@@ -1,5 +1,5 @@
 r"""Global self-attention over positions (Hron, Bahri, Sohl-Dickstein & Novak 2020, "Infinite
-attention"; neural-tangents' ``GlobalSelfAttention``), NTK parametrization.
+attention"; neural-tangents' ``GlobalSelfAttention``), ntk and standard parametrizations.
 
 Finite layer, H heads, key/query width n_k, value width n_v, input channels C, positions s, t::
 
@@ -21,8 +21,15 @@ deterministic G(s,t) = sqrt(q k) K(x,x; s,t) as n_k grows.  Kernel maps (heads, 
     Theta' = q k v o ( 2 [sum K Theta] K + [sum K^2] (Theta + 4 K) ) + C_b
 
 ``sqrt`` with softmax / relu / abs has no closed form: the random logits enter a nonlinearity (the
-kernel is an integral over them); it raises.  The output is zero-mean Gaussian.  Only the ``ntk``
-parametrization is implemented.  See docs/theory/layers.md, "attention".
+kernel is an integral over them); it raises.  The output is zero-mean Gaussian.
+
+Standard parametrization (``linear`` scaling): raw W^K ~ N(0, sqrt(q k)/C), logits / n_k, W^V ~ N(0, v/C),
+W^O ~ N(0, o/(H n_v)), b ~ N(0, C_b); the same NNGP, and the NTK of the raw parameters::
+
+    Theta' = v o sum A_x Theta A_x' + (H n_v v + C o) sum A_x K A_x' + 2 v o sqrt(q k) (C/n_k) T + [bias]
+
+with T the key-weight term (:class:`~mftsym.layers.operators.AttentionKeyNTK`; in the ntk
+parametrization it carries 1/C more and vanishes as 1/n_k).  See docs/theory/layers.md, "attention".
 """
 
 from __future__ import annotations
@@ -35,8 +42,8 @@ import sympy as sp
 from ..errors import SpecError
 from ..spec.layers import _check_variance, _check_width, _to_data
 from ._spatial_common import check_keys
-from .operators import MECHANISMS, AttentionWeighting, AttentionWeights, PositionSum
-from .state import PAIRS, KernelBuilder, KernelState
+from .operators import MECHANISMS, AttentionKeyNTK, AttentionWeighting, AttentionWeights, PositionSum
+from .state import PAIRS, ZERO_MEAN, KernelBuilder, KernelState
 
 LAYER_TYPE = "attention"
 LINEAR = True
@@ -102,9 +109,12 @@ class Attention:
 
 
 def _check_supported(layer, parametrization):
-    if parametrization != "ntk":
-        raise SpecError(f"attention is implemented in the ntk parametrization only, not {parametrization!r}",
+    if parametrization not in ("ntk", "standard"):
+        raise SpecError(f"attention is implemented in the ntk and standard parametrizations, not {parametrization!r}",
                         layer.where)
+    if parametrization == "standard" and layer.logit_scaling != "linear":
+        raise SpecError("attention in the standard parametrization is implemented for logit_scaling = \"linear\" "
+                        "only; use the ntk parametrization for \"sqrt\"", layer.where)
     if layer.logit_scaling == "sqrt" and layer.mechanism != "identity":
         raise SpecError(f"attention with logit_scaling = \"sqrt\" and mechanism = {layer.mechanism!r} has no "
                         "closed-form infinite-width kernel (the logits stay random and enter a nonlinearity); "
@@ -132,7 +142,16 @@ def kernel_map(layer, state: KernelState, b: KernelBuilder, is_readout: bool = F
         new = {p: b.define("K", p, ov * AttentionWeighting(K[p], A[sides[p][0]], A[sides[p][1]], shape) + cb,
                            f"NNGP after attention layer {layer_no}", state) for p in PAIRS}
         nt = 0
-        if b.ntk:
+        if b.ntk and b.parametrization == "standard":
+            c, weighted = state.channels, AttentionWeighting(K["12"], A["11"], A["22"], shape)
+            keys = 2 * ov * qk * c / layer.key_width * AttentionKeyNTK(K["12"], qk * K["11"], qk * K["22"], shape, code)
+            nt = b.define("Theta", "12", ov * AttentionWeighting(theta, A["11"], A["22"], shape)
+                          + (layer.heads * layer.value_width * layer.value_var + c * layer.out_var) * weighted
+                          + keys + (1 if layer.has_bias else 0),
+                          f"NTK after attention layer {layer_no} (standard parametrization: output weights "
+                          "H n_v v, value weights C o, key weights 2 v o sqrt(qk) C/n_k T, bias 1)",
+                          state, latex_stem=r"\Theta")
+        elif b.ntk:
             nt = b.define("Theta", "12", ov * AttentionWeighting(theta, A["11"], A["22"], shape)
                           + 2 * (new["12"] - cb) + cb,
                           f"NTK after attention layer {layer_no} (values and output weights: 2 (K' - C_b))",
@@ -148,7 +167,8 @@ def kernel_map(layer, state: KernelState, b: KernelBuilder, is_readout: bool = F
                                                  + PositionSum(k12 ** 2, shape) * (theta + 4 * k12)) + cb,
                           f"NTK after identity attention layer {layer_no} (sqrt scaling)", state,
                           latex_stem=r"\Theta")
-    return state.with_(nngp=new, ntk=nt, channels=layer.width, is_gaussian=True, is_input=False)
+    return state.with_(nngp=new, ntk=nt, channels=layer.width, is_gaussian=True, is_input=False,
+                          mean=ZERO_MEAN)
 
 
 # --------------------------------------------------------------------------- numeric plan
@@ -165,6 +185,13 @@ class AttentionPlan:
     mechanism: str
     linear: bool
     rank: int
+    standard: bool = False
+    value_var: float = 1.0
+    out_var: float = 1.0
+
+    def _prior(self, ntk_mult_sq):
+        """Prior variance of a raw weight: 1 (ntk), or the square of its ntk multiplier (standard)."""
+        return ntk_mult_sq if self.standard else 1.0
 
     @property
     def has_bias(self) -> bool:
@@ -172,13 +199,13 @@ class AttentionPlan:
 
     def param_shapes(self, index):
         c, h = self.in_channels, self.heads
-        out = [(f"att{index}_WK", (h, c, self.key_width), 1.0)]
+        out = [(f"att{index}_WK", (h, c, self.key_width), self._prior(self.qk / c))]
         if not self.linear:
             out.append((f"att{index}_WQ", (h, c, self.key_width), 1.0))
-        out += [(f"att{index}_WV", (h, c, self.value_width), 1.0),
-                (f"att{index}_WO", (h * self.value_width, self.width), 1.0)]
+        out += [(f"att{index}_WV", (h, c, self.value_width), self._prior(self.value_var / c)),
+                (f"att{index}_WO", (h * self.value_width, self.width), self._prior(self.out_var / (h * self.value_width)))]
         if self.has_bias:
-            out.append((f"att{index}_b", (self.width,), 1.0))
+            out.append((f"att{index}_b", (self.width,), self._prior(self.b_mult ** 2)))
         return out
 
     def forward(self, params, h):
@@ -194,15 +221,21 @@ class AttentionPlan:
         x = h.reshape(members, h.shape[1], -1, self.in_channels)                 # (M, P, S, C)
         keys = torch.einsum("mpsc,mhck->mphsk", x, WK)
         queries = keys if self.linear else torch.einsum("mpsc,mhck->mphsk", x, WQ)
-        norm = self.in_channels * (self.key_width if self.linear else math.sqrt(self.key_width))
-        logits = torch.einsum("mphsk,mphtk->mphst", queries, keys) * (self.qk / norm)
+        if self.standard:            # the prior of W^K carries sqrt(qk)/C (linear scaling only)
+            logits = torch.einsum("mphsk,mphtk->mphst", queries, keys) / self.key_width
+        else:
+            norm = self.in_channels * (self.key_width if self.linear else math.sqrt(self.key_width))
+            logits = torch.einsum("mphsk,mphtk->mphst", queries, keys) * (self.qk / norm)
         weights = {"softmax": lambda a: torch.softmax(a, -1), "identity": lambda a: a,
                    "relu": torch.relu, "abs": torch.abs}[self.mechanism](logits)
         values = torch.einsum("mpsc,mhcv->mphsv", x, WV)
         heads = torch.einsum("mphst,mphtv->mpshv", weights, values).flatten(-2)   # (M, P, S, H n_v)
-        out = heads @ WO[:, None] * (self.ov / math.sqrt(self.value_width * self.heads * self.in_channels))
+        if self.standard:            # priors: W^V ~ N(0, v/C), W^O ~ N(0, o / (H n_v)), b ~ N(0, C_b)
+            out = heads @ WO[:, None]
+        else:
+            out = heads @ WO[:, None] * (self.ov / math.sqrt(self.value_width * self.heads * self.in_channels))
         if self.has_bias:
-            out = out + self.b_mult * next(params)[:, None, None, :]
+            out = out + (1.0 if self.standard else self.b_mult) * next(params)[:, None, None, :]
         return out.reshape(members, h.shape[1], *spatial, self.width)
 
 
@@ -217,5 +250,5 @@ def numeric_plan(layer, ctx, is_readout: bool = False):
     plan = AttentionPlan(ctx.channels, ints["width"], ints["heads"], ints["key_width"], ints["value_width"],
                          math.sqrt(num["query_var"] * num["key_var"]), math.sqrt(num["value_var"] * num["out_var"]),
                          math.sqrt(num["bias_var"]), layer.mechanism, layer.logit_scaling == "linear",
-                         len(ctx.spatial))
+                         len(ctx.spatial), ctx.parametrization == "standard", num["value_var"], num["out_var"])
     return plan, ctx.spatial, ints["width"]

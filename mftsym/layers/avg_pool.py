@@ -2,7 +2,7 @@ r"""Average pooling over windows of positions (no parameters).
 
     y(s) = (1/|w|) sum_{a in W(s)} x(a),     K'(s,s') = (1/|w|^2) sum_{a in W(s), b in W(s')} K(a,b)
 
-and the same map on the NTK (neural-tangents' ``AvgPool(window, strides, padding)`` with
+the mean of the features m'(s) = (1/|w|) sum_{a in W(s)} m(a), and the same map on the NTK (neural-tangents' ``AvgPool(window, strides, padding)`` with
 ``normalize_edges=False``: zero padding counts in the average).  It mixes positions, so the
 network keeps every position pair.  See docs/theory/layers.md, "avg_pool".
 """
@@ -15,7 +15,7 @@ import sympy as sp
 
 from ..errors import SpecError
 from ._spatial_common import check_keys, check_padding, check_rank, int_tuple
-from .operators import WindowAverage, output_shape, padding_amounts
+from .operators import MeanWindowAverage, WindowAverage, output_shape, padding_amounts
 from .state import PAIRS, KernelBuilder, KernelState
 
 LAYER_TYPE = "avg_pool"
@@ -74,7 +74,9 @@ def kernel_map(layer, state: KernelState, b: KernelBuilder, is_readout: bool = F
     if b.ntk:
         theta = b.define("ThetaA", "12", WindowAverage(state.ntk, *args), "NTK after average pooling",
                          new_state, latex_stem=r"\bar{\Theta}")
-    return new_state.with_(nngp=nngp, ntk=theta)
+    mean = None if state.mean is None else \
+        {(i, side): MeanWindowAverage(m, *args, sp.Integer(side)) for (i, side), m in state.mean.items()}
+    return new_state.with_(nngp=nngp, ntk=theta, mean=mean)
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ from ..spec.layers import _check_variance, _check_width, _to_data
 from . import parametrization as par
 from ._spatial_common import check_keys, check_padding, check_rank, int_tuple
 from .operators import PatchAverage, output_shape, padding_amounts
-from .state import PAIRS, KernelBuilder, KernelState
+from .state import PAIRS, ZERO_MEAN, KernelBuilder, KernelState
 
 LAYER_TYPE = "conv"
 LINEAR = True
@@ -114,7 +114,8 @@ def kernel_map(layer, state: KernelState, b: KernelBuilder, is_readout: bool = F
         theta = b.define("Theta", "12", own + cw * patch(state.ntk),
                          f"NTK after conv layer {layer_no} ({par.ntk_own_description(b.parametrization)})",
                          new_state, latex_stem=r"\Theta")
-    return new_state.with_(nngp=pre, ntk=theta, channels=layer.width, is_gaussian=True, is_input=False)
+    return new_state.with_(nngp=pre, ntk=theta, channels=layer.width, is_gaussian=True, is_input=False,
+                          mean=ZERO_MEAN)
 
 
 # --------------------------------------------------------------------------- numeric plan

@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from . import parametrization as par
-from .state import PAIRS, KernelBuilder, KernelState
+from .state import PAIRS, ZERO_MEAN, KernelBuilder, KernelState
 
 LAYER_TYPE = "dense"
 LINEAR = True
@@ -38,7 +38,8 @@ def kernel_map(layer, state: KernelState, b: KernelBuilder, is_readout: bool = F
         theta = b.define("Theta", "12", own + cw * state.ntk,
                          f"NTK after dense layer {layer_no} ({par.ntk_own_description(b.parametrization)})",
                          state, latex_stem=r"\Theta")
-    return state.with_(nngp=pre, ntk=theta, channels=layer.width, is_gaussian=True, is_input=False)
+    return state.with_(nngp=pre, ntk=theta, channels=layer.width, is_gaussian=True, is_input=False,
+                          mean=ZERO_MEAN)
 
 
 # --------------------------------------------------------------------------- numeric plan

@@ -4,7 +4,9 @@ The next dense layer sees n = |S| C features, so (neural-tangents' ``Flatten``):
 
     K' = mean_s K(s,s),     Theta' = mean_s Theta(s,s)
 
-(the per-feature covariance; only the position diagonal is needed).  See docs/theory/layers.md.
+(the per-feature covariance; only the position diagonal is needed).  The feature means are
+averaged too, m' = mean_s m(s): the feature average mean_f m(f) that a later LayerNorm centres by,
+and that a residual cross term needs (its branch has a linear layer, so its mean is uniform).  See docs/theory/layers.md.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from dataclasses import dataclass, field
 import sympy as sp
 
 from ._spatial_common import check_keys, check_rank
-from .operators import DiagonalAverage
+from .operators import DiagonalAverage, MeanPositionAverage
 from .state import PAIRS, KernelBuilder, KernelState
 
 LAYER_TYPE = "flatten"
@@ -47,7 +49,10 @@ def kernel_map(layer, state: KernelState, b: KernelBuilder, is_readout: bool = F
     if b.ntk:
         theta = b.define("ThetaF", "12", DiagonalAverage(state.ntk, *args), "NTK after flatten", new_state,
                          latex_stem=r"{\Theta^{\flat}}")
-    return new_state.with_(nngp=nngp, ntk=theta)
+    mean = None if state.mean is None else \
+        {(i, side): MeanPositionAverage(state.mean[(i, 0)], args[0], sp.Integer(0), args[1])
+         for (i, side) in state.mean}      # flat output: both placements are the same mean
+    return new_state.with_(nngp=nngp, ntk=theta, mean=mean)
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 r"""Global average pooling: the mean over all positions (no parameters).
 
-    y = mean_s x(s),     K' = mean_{s,s'} K(s,s'),     Theta' = mean_{s,s'} Theta(s,s')
+    y = mean_s x(s),     K' = mean_{s,s'} K(s,s'),     Theta' = mean_{s,s'} Theta(s,s'),     m' = mean_s m(s)
 
 (neural-tangents' ``GlobalAvgPool``).  The output is flat: the features are the channels.
 See docs/theory/layers.md, "global_avg_pool".
@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import sympy as sp
 
 from ._spatial_common import check_keys
-from .operators import GlobalAverage
+from .operators import GlobalAverage, MeanPositionAverage
 from .state import PAIRS, KernelBuilder, KernelState
 
 LAYER_TYPE = "global_avg_pool"
@@ -49,7 +49,10 @@ def kernel_map(layer, state: KernelState, b: KernelBuilder, is_readout: bool = F
     if b.ntk:
         theta = b.define("ThetaG", "12", GlobalAverage(state.ntk, shape), "NTK after global average pooling",
                          new_state, latex_stem=r"\langle \Theta \rangle")
-    return new_state.with_(nngp=nngp, ntk=theta)
+    mean = None if state.mean is None else \
+        {(i, side): MeanPositionAverage(state.mean[(i, 0)], shape, sp.Integer(0), sp.Integer(1))
+         for (i, side) in state.mean}      # flat output: both placements are the same mean
+    return new_state.with_(nngp=nngp, ntk=theta, mean=mean)
 
 
 @dataclass(frozen=True)

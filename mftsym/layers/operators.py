@@ -320,7 +320,8 @@ def output_shape(shape, window, stride, lo, hi) -> tuple:
     return tuple((n + a + b - k) // s + 1 for n, k, s, a, b in zip(shape, window, stride, lo, hi))
 
 
-__all__ = ["AttentionWeighting", "AttentionWeights", "DiagonalAverage", "GlobalAverage", "MECHANISMS", "PatchAverage",
+__all__ = ["AttentionWeighting", "AttentionWeights", "DiagonalAverage", "GlobalAverage", "MECHANISMS",
+           "AttentionKeyNTK", "MeanPositionAverage", "MeanWindowAverage", "PatchAverage",
            "PositionDiagonal", "PositionSum", "SpatialOperator",
            "WindowAverage", "output_shape", "padding_amounts", "same_padding"]
 
@@ -440,3 +441,141 @@ class PositionSum(SpatialOperator):
     def _latex(self, printer):
         inner = printer._print(self.args[0]).replace("(s,s')", "(t,t')")
         return rf"\sum_{{t,t'}} \left[{inner}\right]"
+
+
+# --------------------------------------------------------------------------- feature means m(x; s)
+def _as_mean(x, shape, side, full):
+    """A mean array broadcast to at least (1, 1, *position axes): in full mode its positions lie on
+    the axes of ``side`` (0: s, 1: s') with singleton axes for the other side."""
+    r = len(shape)
+    pos = (tuple(shape) + (1,) * r if side == 0 else (1,) * r + tuple(shape)) if full else tuple(shape)
+    need = 2 + len(pos)
+    if getattr(x, "ndim", 0) >= need:
+        return x
+    if _is_torch(x):
+        import torch
+        return torch.broadcast_to(torch.as_tensor(x), (1, 1, *pos)).clone()
+    import numpy as np
+    return np.broadcast_to(np.asarray(x, dtype=float), (1, 1, *pos)).copy()
+
+
+class MeanWindowAverage(SpatialOperator):
+    r"""Average pooling of a feature mean m(x; s) over the windows of one position side (full mode);
+    args (m, shape, window, stride, pad_lo, pad_hi, circular, side)."""
+
+    nargs = 8
+
+    def numeric(self):
+        shape, window, stride, lo, hi = (_ints(t) for t in self.args[1:6])
+        circular, side = bool(self.args[6]), int(self.args[7])
+        r = len(shape)
+
+        def op(x):
+            x = _as_mean(x, shape, side, True)
+            base = x.ndim - 2 * r + (r if side else 0)
+            for i in range(r):
+                x = _window_sum(x, base + i, window[i], stride[i], lo[i], hi[i], circular)
+            return x
+        return op
+
+    def _sympystr(self, printer):
+        return f"WindowAverage[window={tuple(int(k) for k in self.args[2])}]({printer._print(self.args[0])})"
+
+    def _latex(self, printer):
+        window = r"\times ".join(str(int(k)) for k in self.args[2])
+        return rf"\mathcal{{W}}^{{{window}}}\!\left[{_tex(printer, self.args[0])}\right]"
+
+
+class MeanPositionAverage(SpatialOperator):
+    r"""mean_s m(x; s) of a feature mean, with no position axes left (global average pooling,
+    flatten); args (m, shape, side, full)."""
+
+    nargs = 4
+
+    def numeric(self):
+        shape = _ints(self.args[1])
+        side, full = int(self.args[2]), bool(self.args[3])
+        r = len(shape)
+
+        def op(x):
+            x = _as_mean(x, shape, side, full)
+            axes = tuple(range(x.ndim - (2 * r if full else r), x.ndim))
+            return x.mean(dim=axes) if _is_torch(x) else x.mean(axis=axes)
+        return op
+
+    def _sympystr(self, printer):
+        return f"mean_s({printer._print(self.args[0])})"
+
+    def _latex(self, printer):
+        return rf"\operatorname*{{mean}}_{{s}} {_tex_at(printer, self.args[0], '(s)')}"
+
+
+def _attention_jacobian(g, mech, xp):
+    """J[..., s, t, u] = d mech(G)(s, t) / d G(s, u) for logits g of shape (..., S, S)."""
+    n = g.shape[-1]
+    if xp.__name__ == "torch":
+        eye = xp.eye(n, dtype=g.dtype, device=g.device)
+    else:
+        eye = xp.eye(n)
+    if mech == "softmax":
+        if xp.__name__ == "torch":
+            a = xp.softmax(g, -1)
+        else:
+            e = xp.exp(g - g.max(-1, keepdims=True))
+            a = e / e.sum(-1, keepdims=True)
+        return a[..., :, :, None] * (eye - a[..., :, None, :])
+    deriv = {"identity": lambda v: v * 0 + 1, "relu": lambda v: (v > 0) * 1.0, "abs": lambda v: xp.sign(v)}[mech](g)
+    return deriv[..., :, :, None] * eye
+
+
+class AttentionKeyNTK(SpatialOperator):
+    r"""The key/query weights' term of the attention NTK (tied weights, logits / n_k), without its
+    prefactor 2 v o sqrt(q k) C / n_k::
+
+        T(s,s') = K(s,s') sum J_x(s;t,u) K(t,t') K(u,u') J_x'(s';t',u')
+                  + sum J_x(s;t,u) K(t,t') K(u,s') K(s,u') J_x'(s';t',u')
+
+    with K = K(x,x'; ., .), J_x(s;t,u) = d mech(G_x)(s,t) / d G_x(s,u) the Jacobian of the attention
+    weights in the logits G_x = sqrt(q k) K(x,x); args (K12, G11, G22, shape, mechanism code)."""
+
+    nargs = 5
+    n_arrays = 3
+
+    @classmethod
+    def eval(cls, K, G1, G2, shape, code):  # sympy's evaluation hook
+        if K.is_zero:
+            return sp.S.Zero
+        return None
+
+    def numeric(self):
+        shape = _ints(self.args[3])
+        mech = MECHANISMS[int(self.args[4])]
+
+        def op(k, g1, g2):
+            k, g1, g2 = (_as_kernel(v, shape, True) for v in (k, g1, g2))
+            kf, _ = _flat_pairs(k, shape)
+            g1f, _ = _flat_pairs(g1, shape)
+            g2f, _ = _flat_pairs(g2, shape)
+            if _is_torch(kf):
+                import torch as xp
+                ein = xp.einsum
+            else:
+                import numpy as xp
+
+                def ein(spec, *ops):
+                    return xp.einsum(spec, *ops, optimize=True)
+            j1, j2 = _attention_jacobian(g1f, mech, xp), _attention_jacobian(g2f, mech, xp)
+            f1 = ein("...stu,...tT,...uU,...rTU->...sr", j1, kf, kf, j2)
+            f2 = ein("...stu,...ur,...tT,...rTU,...sU->...sr", j1, kf, kf, j2, kf)
+            out = kf * f1 + f2
+            return out.reshape(*out.shape[:-2], *shape, *shape)
+        return op
+
+    def _sympystr(self, printer):
+        return f"KeyNTK({', '.join(printer._print(a) for a in self.args[:3])})"
+
+    def _latex(self, printer):
+        k = printer._print(self.args[0])
+        g1 = printer._print(self.args[1])
+        g2 = printer._print(self.args[2])
+        return rf"\mathcal{{T}}\!\left[{k};\, {g1},\, {g2}\right]"

@@ -1,16 +1,25 @@
 r"""Residual block: out = x + scale * branch(x).
 
-In the infinite-width limit the covariance of the skip path x_i and the branch output b_i vanishes
-when the branch ends with a linear layer (its zero-mean weights are independent of everything
-else: b_i has zero mean given x), or when x has zero mean and the branch starts with a linear
-layer (then b_i is independent of x_i); the kernels then add (neural-tangents' ``FanOut(2)``,
-``parallel(Identity(), branch)``, ``FanInSum()``)::
+When the branch has a linear layer (dense, conv, attention) at its top level, the branch's output
+channel c depends on the skip x only through that layer's fresh zero-mean weights, i.e. through
+averages over all channels: at infinite width b_c(x') is independent of x_c(x), so the cross
+covariance is the product of the feature means (m_x from the skip, m_b from the branch, tracked
+by the kernel state; Yang 2019, Tensor Programs I; Hayou et al. 2021)::
 
-    K'(x,x') = K(x,x') + scale^2 K_branch(x,x'),     Theta' = Theta + scale^2 Theta_branch
+    K'(x,x')  = K(x,x') + scale^2 K_b(x,x') + scale (m_x(x) m_b(x') + m_b(x) m_x(x'))
+    m'(x)     = m_x(x) + scale m_b(x)
+    Theta'    = Theta + scale^2 Theta_b
 
-where the branch is folded from the block's input kernel (its NTK carries the skip's Theta).  Any
-other combination (e.g. a post-ReLU skip plus a branch ending in a ReLU) has cross terms
-E[x_i] E[b_i] this map leaves out: it raises.  See docs/theory/layers.md, "residual".
+The NTK has no cross term: the gradient of b_c with respect to any parameter the skip depends on
+passes through the zero-mean weights W_c. of the branch's last linear layer, and its inner
+product with the skip's gradient is an O(1/sqrt(n)) sum (Jacot et al. 2018; Yang 2020, Tensor
+Programs II).  The branch is folded from the block's input kernel (its NTK carries the skip's
+Theta).  When either mean is zero (a branch ending with a linear layer, or a zero-mean skip) the
+kernels add, as neural-tangents' ``FanOut(2)``, ``parallel(Identity(), branch)``, ``FanInSum()``.
+
+A branch without a top-level linear layer (e.g. only a nonlinearity, or only LayerNorm) is a
+function of x_c itself, and a skip on the raw input with a branch of non-zero mean needs the
+data's channel means: both raise.  See docs/theory/layers.md, "residual".
 """
 
 from __future__ import annotations
@@ -81,6 +90,13 @@ def starts_linear(branch) -> bool:
     return False
 
 
+def has_linear(branch) -> bool:
+    """Whether a linear layer (dense, conv, attention) is at the branch's top level (not only inside a
+    nested residual, whose skip would pass the outer skip through)."""
+    from . import rule
+    return any(rule(layer).LINEAR for layer in branch)
+
+
 def kernel_map(layer, state: KernelState, b: KernelBuilder, is_readout: bool = False) -> KernelState:
     from . import fold_kernel
     out = fold_kernel(layer.branch, state, b)
@@ -88,20 +104,44 @@ def kernel_map(layer, state: KernelState, b: KernelBuilder, is_readout: bool = F
         raise SpecError(f"the branch maps features of shape {state.spatial or ()} x {state.channels} to "
                         f"{out.spatial or ()} x {out.channels}: a residual sum needs the same shape",
                         layer.where)
-    if not (out.is_gaussian or (state.is_gaussian and starts_linear(layer.branch))):
-        raise SpecError("the skip path and the branch are correlated in the infinite-width limit (the branch "
-                        "ends in a nonlinearity, and it does not start with a linear layer acting on a "
-                        "zero-mean skip), so their kernels would not add; end the branch with a dense/conv "
-                        "layer", layer.where)
-    s2 = layer.scale ** 2
-    nngp = {p: b.define("R", p, state.nngp[p] + s2 * out.nngp[p], "residual sum: skip + scale^2 branch", out)
-            for p in PAIRS}
+    if not has_linear(layer.branch):
+        raise SpecError("the skip path and the branch are correlated in the infinite-width limit: the branch "
+                        "has no dense/conv/attention layer, so its output is a function of the skip's own "
+                        "channel and the kernels would not add; put a linear layer in the branch", layer.where)
+    s = layer.scale
+    cross = None
+    if not (state.mean_is_zero or out.mean_is_zero):
+        if state.mean is None:
+            raise SpecError("the skip path is the raw input, whose channel means are data, and the branch has "
+                            "non-zero mean (it ends in a nonlinearity), so the cross term m_x m_branch is not "
+                            "available and the kernels would not add; put a dense/conv layer before the "
+                            "residual block or end the branch with a linear layer", layer.where)
+        state = b.name_means(state, "muskip", "feature mean of the skip path", r"{\mu_{\mathrm{skip}}}")
+        out = b.name_means(out, "mubranch", "feature mean of the branch (E[phi(u)])", r"{\mu_{\mathrm{branch}}}")
+
+        def cross(p):
+            (mx1, mx2), (mb1, mb2) = state.mean_pair(p), out.mean_pair(p)
+            return s * (mx1 * mb2 + mb1 * mx2)
+    nngp = {}
+    for p in PAIRS:
+        if cross is None:
+            nngp[p] = b.define("R", p, state.nngp[p] + s ** 2 * out.nngp[p], "residual sum: skip + scale^2 branch",
+                               out)
+        else:
+            nngp[p] = b.define("R", p, state.nngp[p] + s ** 2 * out.nngp[p] + cross(p),
+                               "residual sum: skip + scale^2 branch + scale (m_x m_b' + m_b m_x')", out)
     theta = 0
     if b.ntk:
-        theta = b.define("ThetaR", "12", state.ntk + s2 * out.ntk, "NTK of the residual sum", out,
-                         latex_stem=r"{\Theta_{R}}")
+        theta = b.define("ThetaR", "12", state.ntk + s ** 2 * out.ntk, "NTK of the residual sum (no cross term)",
+                         out, latex_stem=r"{\Theta_{R}}")
+    if state.mean is None:
+        mean = None
+    elif out.mean_is_zero:
+        mean = state.mean
+    else:
+        mean = {k: state.mean[k] + s * out.mean[k] for k in state.mean}
     return out.with_(nngp=nngp, ntk=theta, is_gaussian=state.is_gaussian and out.is_gaussian,
-                     is_input=False)
+                     is_input=False, mean=mean)
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,12 @@ spatial shape (``None`` for flat features), whether every position pair is kept 
 once a layer mixes positions) or only the position diagonal, and ``is_gaussian``: whether the
 features are zero-mean Gaussian in the limit (the output of a linear layer), the condition for a
 nonlinearity's Gaussian expectation and for a residual sum without cross terms (neural-tangents'
-``Kernel.is_gaussian``).  See docs/theory/layers.md.
+``Kernel.is_gaussian``).  ``mean`` holds the mean of the features per input and position,
+m(x; s) = E[h_c(x; s)] (the same for every channel c in the limit): keys (i, side) for the input
+i in "1" (x), "2" (x') laid along the positions s (side 0) or s' (side 1); ``None`` where it is not
+tracked (the raw input, whose channel means are data).  It is zero after a linear layer with
+zero-mean weights, E[phi(u)] after a nonlinearity, averaged by pooling; residual sums and LayerNorm
+use it.  See docs/theory/layers.md, "means".
 """
 
 from __future__ import annotations
@@ -51,6 +56,7 @@ class KernelState:
     full: bool = False
     is_gaussian: bool = False
     is_input: bool = True
+    mean: Mapping | None = None
 
     @property
     def positions_latex(self) -> str:
@@ -72,6 +78,30 @@ class KernelState:
         if pair == "12":
             return k["11"], k["22"]
         return k[pair], k[pair]
+
+
+    def variance(self, i: str, side: int):
+        """K(x_i, x_i; s, s) laid along the positions of ``side`` (0: s, 1: s'); the plain entry
+        ``nngp[ii]`` unless every position pair is kept."""
+        k = self.nngp[i + i]
+        if self.spatial is not None and self.full:
+            return PositionDiagonal(k, sp.Tuple(*self.spatial), side)
+        return k
+
+    @property
+    def mean_is_zero(self) -> bool:
+        return self.mean is not None and all(sp.sympify(v).is_zero for v in self.mean.values())
+
+    def mean_pair(self, pair: str):
+        """(m(x_a; s), m(x_b; s')) of the entry ``pair`` = "ab", or None when means are not tracked."""
+        if self.mean is None:
+            return None
+        return self.mean[(pair[0], 0)], self.mean[(pair[1], 1)]
+
+
+#: the mean of features that are zero-mean (the output of a linear layer with zero-mean weights)
+ZERO_MEAN = {(i, side): sp.S.Zero for i in ("1", "2") for side in (0, 1)}
+_MEAN_LATEX = {"1": "x", "2": "x'"}
 
 
 class KernelBuilder:
@@ -104,6 +134,34 @@ class KernelBuilder:
         return sym
 
 
+    def name_means(self, state: KernelState, stem: str = "mu", description: str = "feature mean",
+                   latex_stem: str = r"\mu") -> KernelState:
+        """``state`` with every non-zero, non-symbol mean expression replaced by a named definition
+        (means are named only where a layer uses them, so chains that never need them are unchanged)."""
+        from ..derive.derivation import Definition
+        if state.mean is None:
+            return state
+        separate = state.spatial is not None and state.full
+        named, out = {}, {}
+        for (i, side), expr in state.mean.items():
+            expr = sp.sympify(expr)
+            if expr.is_zero or expr.is_Symbol or expr.is_number:
+                out[(i, side)] = expr
+                continue
+            if expr not in named:
+                name = f"{stem}{self.layer}_{i}" + ("p" if side == 1 and separate else "")
+                while name in self._names:
+                    name += "q"
+                self._names.add(name)
+                sym = sp.Symbol(name, real=True)
+                pos = "" if state.spatial is None else ("(s')" if side == 1 and separate else "(s)")
+                latex = rf"{latex_stem}^{{({self.layer})}}_{{{_MEAN_LATEX[i]}}}{pos}"
+                self.definitions.append(Definition(sym, expr, latex, description))
+                named[expr] = sym
+            out[(i, side)] = named[expr]
+        return state.with_(mean=out)
+
+
 def require_gaussian(state: KernelState, what: str, where: str):
     """Raise a SpecError when ``what`` needs zero-mean Gaussian inputs and the state is not."""
     if not state.is_gaussian:
@@ -112,5 +170,12 @@ def require_gaussian(state: KernelState, what: str, where: str):
                         "or conv layer before it", where)
 
 
-__all__ = ["INPUT_LATEX", "INPUT_SYMBOLS", "KernelBuilder", "KernelState", "PAIRS", "kernel_latex",
-           "kernel_symbol", "require_gaussian"]
+def require_means(state: KernelState, what: str, where: str):
+    """Raise a SpecError when ``what`` needs the feature means and the state does not track them."""
+    if state.mean is None:
+        raise SpecError(f"{what} needs the mean of its input features, which is not tracked for the raw "
+                        "input (its channel means are data); put a dense or conv layer before it", where)
+
+
+__all__ = ["INPUT_LATEX", "INPUT_SYMBOLS", "KernelBuilder", "KernelState", "PAIRS", "ZERO_MEAN", "kernel_latex",
+           "kernel_symbol", "require_gaussian", "require_means"]

@@ -106,9 +106,9 @@ def test_sqrt_scaling_without_a_closed_form_is_a_clear_error(mechanism):
         mf.derive_kernels(spec)
 
 
-def test_attention_in_the_standard_parametrization_is_a_clear_error():
-    spec = spec_of([dense(), attention(), {"type": "global_avg_pool"}, READOUT], [3, 2], "standard")
-    with pytest.raises(SpecError, match="ntk parametrization only"):
+def test_attention_in_the_mean_field_parametrization_is_a_clear_error():
+    spec = spec_of([dense(), attention(), {"type": "global_avg_pool"}, READOUT], [3, 2], "mean_field")
+    with pytest.raises(SpecError, match="ntk and standard parametrizations"):
         mf.derive_kernels(spec)
 
 

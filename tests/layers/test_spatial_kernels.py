@@ -186,8 +186,11 @@ sigma_b = 0.1
     ([{**conv(), "padding": "full"}], [4, 4, 2], "padding must be one of"),
     ([{**conv(), "dilation": 2}], [4, 4, 2], "unknown keys"),
     ([dense(), {"type": "residual", "branch": [act("relu")]}], [4, 2], "kernels would not add"),
-    ([dense(), act("relu"), {"type": "residual", "branch": [dense(), act("relu")]}], [4, 2], "kernels would not add"),
-    ([dense(), act("relu"), {"type": "layer_norm"}], [4, 2], "not zero-mean Gaussian"),
+    ([dense(), {"type": "residual", "branch": [{"type": "layer_norm"}]}], [4, 2], "kernels would not add"),
+    ([{"type": "residual", "branch": [dense(width=2), act("relu")]}], [4, 2], "raw input"),
+    ([{"type": "residual", "branch": [{"type": "layer_norm"}, dense(width=2)]}], [4, 2], "not tracked for the raw input"),
+    ([dense(), act("relu"), {"type": "residual", "branch": [dense(), act("relu")]}, act("relu")], [4, 2],
+     "not zero-mean Gaussian"),
     ([dense(), {"type": "residual", "branch": [dense(width=3)]}], [4, 2], "same shape"),
     ([conv(), {"type": "global_avg_pool"}, {"type": "flatten"}], [4, 4, 2], "needs spatial inputs"),
 ])
