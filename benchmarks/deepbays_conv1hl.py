@@ -64,7 +64,10 @@ def main(argv=None):
     model.preprocess(d["x"], torch.as_tensor(d["y"]))
     model.optimize(Q0=1.0, minimizationTol=1e-12, gradTol=1e-8)
     mean = model.predict(d["x_test"])
-    var = np.asarray(model.rK0) - np.einsum("ij,ij->i", model.K0_invK, model.rK0X)
+    rk0 = np.asarray(model.rK0)
+    if rk0.ndim == 2:       # deepbays broadcasts the (P*,) test diagonal into a (P*, P*) array of equal rows
+        rk0 = np.diagonal(rk0)
+    var = rk0 - np.einsum("ij,ij->i", model.K0_invK, model.rK0X)
     np.savez(args.out, Q=model.optQ, mean=np.asarray(mean).reshape(-1), var=np.asarray(var).reshape(-1),
              converged=bool(model.converged), grad=np.asarray(model.grad))
     return 0
