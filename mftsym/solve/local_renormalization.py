@@ -318,3 +318,57 @@ def solve_local_kernel_renormalization(spec, x_train, y_train, x_test=None, para
 __all__ = ["ConvOneHidden", "LocalProblem", "conv_one_hidden", "matrix_of", "order_parameters", "patch_kernels",
            "patch_spec", "patches", "posterior", "prepare", "saddle_at", "solve_local_kernel_renormalization",
            "solve_problem"]
+
+
+# --------------------------------------------------------------------------- derivation
+def local_renormalization_derivations(spec) -> list:
+    """[the action and saddle-point equations over the N_p × N_p matrix Q, the patch kernel K_ij]
+    (the registry's derivation of ``"local_kernel_renormalization"``)."""
+    import sympy as sp
+    from ..derive.derivation import Definition, Derivation
+    from ..derive.kernels import derive_kernels
+    from .common import feature_network
+    from .derive import _noise_definition
+    from .symbols import NOISE
+    cnn = conv_one_hidden(spec)
+    Np, n = cnn.n_patches, cnn.patch_dim
+    P = sp.Symbol("P", positive=True, integer=True)
+    i, j = sp.symbols("i j", integer=True, positive=True)
+    Q = sp.MatrixSymbol("Q", Np, Np)
+    Kij = sp.MatrixSymbol(r"K^{(ij)}", P, P)
+    y = sp.MatrixSymbol("y", P, 1)
+    KQ, A = sp.MatrixSymbol("K_Q", P, P), sp.MatrixSymbol("A", P, P)
+    C = cnn.conv.width
+    sa2 = sp.Symbol("sigma_a2", positive=True)
+    Kidx = sp.IndexedBase("K")
+    S, G = sp.Symbol("S", real=True), sp.Symbol("G_ij", real=True)
+    Ai = A.inverse()
+    defs = (
+        _noise_definition(spec),
+        Definition(sa2, readout_variance_expr(spec.network), r"\sigma_a^2", "readout prior variance"),
+        Definition(sp.Symbol("K_Q", real=True),
+                   sa2 / Np * sp.Sum(sp.Indexed(sp.IndexedBase("Q"), i, j) * Kidx[i, j], (i, 1, Np), (j, 1, Np)),
+                   "K_Q", "locally renormalized kernel; K_ij(x,x') = E[phi(h_i(x)) phi(h_j(x'))] of patches i, j"),
+        Definition(sp.Symbol("A", real=True), NOISE * sp.Identity(P) + KQ, "A", "sigma^2 I + K_Q on the training set"),
+        Definition(S, C / 2 * (sp.Trace(Q) - sp.log(sp.Determinant(Q))) + sp.log(sp.Determinant(A)) / 2
+                   + sp.Trace(y.T * Ai * y) / 2, "S", "effective action (Aiudi et al. 2025)"),
+        Definition(G, sp.Trace(Ai * Kij) - sp.Trace(y.T * Ai * Kij * Ai * y), "G_{ij}",
+                   "data term of the gradient"),
+    )
+    Qinv = sp.Symbol(r"(Q^{-1})_{ij}", real=True)
+    delta = sp.KroneckerDelta(i, j)
+    eq = sp.Eq(C / 2 * (delta - Qinv) + sa2 / (2 * Np) * G, 0)
+    notes = (
+        rf"Local kernel renormalization of a one-hidden-layer CNN (Aiudi et al., Nat. Commun. 2025): "
+        rf"$N_p = {Np}$ patches of $n = {n}$ inputs, $C$ channels. The readout (one weight per patch and "
+        r"channel) is integrated out exactly; the filters, shared by every patch, leave one order "
+        r"parameter $Q_{ij}$ per pair of patches. Saddle point $\partial S/\partial Q_{ij} = 0$ "
+        r"(symmetric $Q$); GP limit $Q = I$; predictor $\bar f(x_*) = k_{Q*}^\top A^{-1} y$, variance "
+        r"$k_Q(x_*,x_*) - k_{Q*}^\top A^{-1} k_{Q*}$. $K_{ij}$: the NNGP of the patch network below "
+        r"between patch $i$ of $x$ and patch $j$ of $x'$.",
+    )
+    action = Derivation(title="Local kernel renormalization: action and saddle-point equations", inputs=(),
+                        definitions=defs, outputs={"action": S}, equations=(eq,),
+                        input_latex={NOISE: r"\sigma^2"}, notes=notes)
+    pnet = feature_network(patch_spec(spec, cnn).network)
+    return [action, derive_kernels(pnet, ntk=False)]
