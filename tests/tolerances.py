@@ -23,3 +23,5 @@ EMPIRICAL_NTK_RTOL = 0.06  # empirical NTK (autograd, a few networks of width >=
 CORRELATION_ONE_RTOL = 1e-7  # two exact routes to one kernel through arccos-type closed forms: at
                              # correlation rho = 1 (x = x', s = s') sqrt(1 - rho^2) turns the 1e-16
                              # rounding of rho into ~1e-8
+LKR_REDUCTION_RTOL = 1e-8  # local kernel renormalization with one patch vs the scalar kernel renormalization
+LKR_PEER_RTOL = 1e-6       # local kernel renormalization vs deepbays CONV_1HL (fsolve, xtol 1e-12)
