@@ -1,5 +1,5 @@
-r"""Local kernel renormalization of a one-hidden-layer CNN (Aiudi et al., Nat. Commun. 16, 568 (2025);
-docs/theory/local_kernel_renormalization.md).
+r"""Local kernel renormalization of a one-hidden-layer CNN (Aiudi et al., Nat. Commun. 16 (2025),
+doi:10.1038/s41467-024-55229-3; docs/theory/local_kernel_renormalization.md).
 
 Network ``conv(C channels) -> activation -> flatten -> dense(1)`` with a readout weight per output
 position and channel.  In the proportional limit P, C → ∞ the posterior is a GP whose kernel is
