@@ -26,6 +26,7 @@ sys.path.insert(0, str(HERE.parents[1]))
 
 import mftsym as mf  # noqa: E402
 from mftsym.validate import Dataset, Langevin, validate  # noqa: E402
+from mftsym.solve.local_renormalization import solve_local_kernel_renormalization  # noqa: E402
 
 SPEC = {"network": {"input_shape": [4, 4, 1], "parametrization": "ntk", "layers": [
     {"type": "conv", "width": "N", "kernel": [2, 2], "stride": [2, 2], "padding": "valid", "weight_var": 1.0},
@@ -51,29 +52,42 @@ def main(widths=(4, 8, 16), members=16, steps=8000, eps=1e-2, out=None):
     tr = Langevin(step_size=eps, steps=steps, burn_in=steps // 4, thin=5, integrator="ou")
     rep = validate(mf.Spec.from_dict(SPEC), dataset(), list(widths), members, out, trainer=tr,
                    theory=("gp", "local_kernel_renormalization"), progress=False, plots=False, threads=1)
-    lines = ["# Local kernel renormalization vs GP, one-hidden-layer CNN (Langevin)", "",
-             f"{members} chains, {steps} steps, eps = {eps}, OU; {time.time() - t:.0f} s", "",
-             "| N | P/N | rms GP | rms LKR | max abs z GP | max abs z LKR | mean SE | Q_11 | mean Q_ii (i>1) |",
-             "|---|---|---|---|---|---|---|---|---|"]
-    for row in rep["widths"]:
-        obs = row["observables"]["mean"]
-        exp, se = np.asarray(obs["experiment"], float), np.asarray(obs["se"], float)
-        th = {k: np.asarray(v, float) for k, v in obs["theory"].items()}
-        rms = {k: float(np.sqrt(np.mean((v - exp) ** 2))) for k, v in th.items()}
-        z = {k: float(np.max(np.abs((exp - v) / se))) for k, v in th.items()}
-        from mftsym.solve.local_renormalization import solve_local_kernel_renormalization
-        d = dataset()
-        s = solve_local_kernel_renormalization(mf.Spec.from_dict(SPEC).with_params(N=row["width"]),
-                                               d.x_train, d.y_train)
-        Q = np.array(s.extras["Q"])
-        lines.append(f"| {row['width']} | {24 / row['width']:.1f} | {rms['gp']:.4f} | "
-                     f"{rms['local_kernel_renormalization']:.4f} | {z['gp']:.1f} | "
-                     f"{z['local_kernel_renormalization']:.1f} | {np.mean(se):.4f} | {Q[0, 0]:.3f} | "
-                     f"{np.mean(np.diag(Q)[1:]):.3f} |")
-    (out / "summary.md").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
+    summarise(rep, out, f"{members} chains, {steps} steps, eps = {eps}, OU integrator; {time.time() - t:.0f} s")
     return rep
 
 
+def summarise(rep, out, header=""):
+    """summary.md from a validation report: rms / max |z| of the posterior mean (Rao-Blackwellised)
+    and variance, GP vs local kernel renormalization, and Tr Q / N_p (theory) against the
+    Langevin mean squared readout weight over its prior variance (q-bar, the same quantity)."""
+    d = dataset()
+    lines = ["# Local kernel renormalization vs GP, one-hidden-layer CNN (Langevin)", "", header, "",
+             "| N | P/N | obs | rms GP | rms LKR | max abs z GP | max abs z LKR | mean SE |",
+             "|---|---|---|---|---|---|---|---|"]
+    qrows = ["", "| N | Q_11 | mean Q_ii (i > 1) | Tr Q / N_p (theory) | q-bar (Langevin) |", "|---|---|---|---|---|"]
+    for row in rep["widths"]:
+        for name in ("mean_rb", "var_rb"):
+            obs = row["observables"][name]
+            exp, se = np.asarray(obs["experiment"], float), np.asarray(obs["se"], float)
+            th = {k: np.asarray(v, float) for k, v in obs["theory"].items()}
+            rms = {k: float(np.sqrt(np.mean((v - exp) ** 2))) for k, v in th.items()}
+            z = {k: float(np.max(np.abs((exp - v) / se))) for k, v in th.items()}
+            lines.append(f"| {row['width']} | {24 / row['width']:.1f} | {name} | {rms['gp']:.4f} | "
+                         f"{rms['local_kernel_renormalization']:.4f} | {z['gp']:.1f} | "
+                         f"{z['local_kernel_renormalization']:.1f} | {np.mean(se):.4f} |")
+        s = solve_local_kernel_renormalization(mf.Spec.from_dict(SPEC).with_params(N=row["width"]),
+                                               d.x_train, d.y_train)
+        Q = np.array(s.extras["Q"])
+        qrows.append(f"| {row['width']} | {Q[0, 0]:.3f} | {np.mean(np.diag(Q)[1:]):.3f} | "
+                     f"{np.trace(Q) / len(Q):.3f} | {row['qbar']['value']:.3f} ± {row['qbar']['se']:.3f} |")
+    text = "\n".join(lines + qrows) + "\n"
+    (out / "summary.md").write_text(text)
+    print(text)
+
+
 if __name__ == "__main__":
+    if sys.argv[1:2] == ["--summarise"]:
+        folder = HERE / (sys.argv[2] if len(sys.argv) > 2 else "")
+        summarise(json.loads((folder / "report.json").read_text()), folder, sys.argv[3] if len(sys.argv) > 3 else "")
+        sys.exit(0)
     main(*([json.loads(a) for a in sys.argv[1:]]))
