@@ -34,3 +34,5 @@ NYSTROM_RTOL = 0.1       # Nystrom eigenvalue group sums on n ~ 1500 samples vs 
 GAUSSIAN_NYSTROM_RTOL = 0.2  # learning curve from a 3000-sample Nystrom spectrum vs kernel regression on
 #                              Gaussian inputs (d = 4, P <= 100): a systematic 10-35% underestimate is
 #                              measured (docs/theory/learning_curves.md), not yet explained
+LKR_REDUCTION_RTOL = 1e-8  # local kernel renormalization with one patch vs the scalar kernel renormalization
+LKR_PEER_RTOL = 1e-6       # local kernel renormalization vs deepbays CONV_1HL (fsolve, xtol 1e-12)

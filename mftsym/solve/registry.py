@@ -192,3 +192,11 @@ register_theory(
 
 __all__ = ["Theory", "compare_by_solving", "get_theory", "register_theory", "solvable_theories", "theory_names",
            "unregister_theory"]
+register_theory(
+    "local_kernel_renormalization", "mftsym.solve.local_renormalization:solve_local_kernel_renormalization",
+    aliases=("lkr",), derive="mftsym.solve.local_renormalization:local_renormalization_derivations",
+    equations=(r"\bar f(x_*) = k_{Q*}^\top (\sigma^2 I + K_Q)^{-1} y,\ K_Q = \tfrac{\sigma_a^2}{N_p}"
+               r" \sum_{ij} Q_{ij} K_{ij}",
+               r"Q = \arg\min_Q\ \tfrac{C}{2}(\mathrm{Tr}\,Q - \ln\det Q) + \tfrac12 \ln\det(\sigma^2 I + K_Q)"
+               r" + \tfrac12 y^\top (\sigma^2 I + K_Q)^{-1} y"),
+    summary="local kernel renormalization of one-hidden-layer CNNs, docs/theory/local_kernel_renormalization.md")
