@@ -265,12 +265,38 @@ def _logit_roots(model, starts=(-30.0, 3.0)):
     return sorted(roots, key=lambda r: r[3])
 
 
+def _bisect_root(model):
+    from scipy.optimize import brentq
+
+    def h(z):
+        return model.state(1 / (1 + np.exp(-z)), tol=1e-9, iterations=200)["h"]
+    zs = np.linspace(-30.0, 30.0, 13)
+    hs = [h(z) for z in zs]
+    for a, b, ha, hb in zip(zs[:-1], zs[1:], hs[:-1], hs[1:]):
+        if (ha < 0) != (hb < 0):
+            z = brentq(h, a, b, xtol=1e-6)
+            roots = _logit_roots(model, starts=(z,))
+            if roots:
+                return roots
+    return []
+
+
 def solve_modular_addition_phases(spec, params=None, grid=100) -> Solution:
     """The self-consistent state at the spec's σ²: phase ``gaussian`` / ``mixed`` / ``condensed``.  With several
     self-consistent fractions (hysteresis) the one continued from the Gaussian phase (lowest p) is returned and
     the others are listed in ``extras["p_roots"]``."""
     model = mode_model(spec, params, grid)
-    roots = _logit_roots(model)
+    st0 = model.state(0.0)
+    if st0["drive"] < -25:           # p = e^{drive} < 1e-11 leaves the kernel unchanged: the p → 0 state is exact
+        z = st0["drive"]
+        v = np.array([st0["lambda_t"] / model.noise, 1 / (st0["rho2"] * model.noise) - 1,
+                      1 / (st0["rho0"] * model.noise) - 1, z])
+        roots = [v] if np.max(np.abs(_equations(model, v))) < 1e-8 else []
+    else:
+        roots = []
+    roots = roots or _logit_roots(model) or _logit_roots(model, starts=(-8.0, -4.0, -1.0, 1.0, 6.0))
+    if not roots:                      # bracket h(z) with the damped fixed point, then polish with the root finder
+        roots = _bisect_root(model)
     if not roots:
         raise RuntimeError(f"modular addition phases: no self-consistent state found at noise {model.noise:g}")
     v = roots[0]
