@@ -365,7 +365,7 @@ def sweep_modular_addition_phases(spec, param, values, grid=100) -> dict:
             "solutions": [s.to_dict() for s in sols]}
 
 
-def _bisect(f, a, b, n=40):
+def _bisect(f, a, b, n=25):
     fa = f(a)
     for _ in range(n):
         m = 0.5 * (a + b)
