@@ -41,8 +41,8 @@ def run(args) -> int:
     spec = load_cli_spec(args.spec, args.set)
     kind = args.theory or theory_kind(spec)
     if args.data is None and (spec.data or {}).get("inputs") == "two_hot":
-        from .modular_addition import solve_modular_addition
-        sol = solve_modular_addition(spec)
+        from .modular_addition_phases import solve_modular_addition_phases
+        sol = solve_modular_addition_phases(spec)
         atomic_write_json(args.out, sol.to_dict())
         print(sol)
         print(f"wrote {args.out}")
@@ -74,8 +74,8 @@ def run_sweep(args) -> int:
     spec = load_cli_spec(args.spec, args.set)
     values = _values(args.values)
     if args.data is None and (spec.data or {}).get("inputs") == "two_hot":
-        from .modular_addition import sweep_modular_addition
-        result = sweep_modular_addition(spec, args.param, values)
+        from .modular_addition_phases import sweep_two_hot
+        result = sweep_two_hot(spec, args.param, values)
         atomic_write_json(args.out, result)
         print(f"wrote {args.out}")
         for t in result["transitions"]:
