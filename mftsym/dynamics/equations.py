@@ -38,11 +38,7 @@ def derive_dmft(spec) -> Derivation:
     d = net.input_dim
     xx = sp.Symbol(r"x_mu.x_nu", real=True)
     Kx = sp.Symbol("Kx", real=True)
-    h = sp.Function("h")
-    a = sp.Function("a")
-    Delta = sp.Function("Delta")
     Phi, G, Theta, f = (sp.Symbol(n, real=True) for n in ("Phi", "G", "Theta", "fdot"))
-    hmu = lambda tt: sp.Symbol(f"h_mu({tt})")
     # field equations (written with indexed placeholders for LaTeX)
     hm_t, hm_s, hn_t, hn_s = (sp.Symbol(n, real=True) for n in ("hmut", "hmus", "hnut", "hnus"))
     a_t, a_s, D_s = (sp.Symbol(n, real=True) for n in ("at", "as", "Ds"))

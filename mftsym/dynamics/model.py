@@ -14,7 +14,7 @@ import sympy as sp
 from ..derive.kernels import almost_everywhere_derivative
 from ..errors import SpecError
 from ..spec import Dense, Nonlinearity
-from ..spec.expressions import X, make_symbol
+from ..spec.expressions import X, as_expr, make_symbol
 from ..spec.spec import Spec
 
 
@@ -75,7 +75,7 @@ def _broadcasting(raw, backend):
 
 
 def _value(expr, values, where):
-    val = sp.sympify(expr).subs({make_symbol(k): v for k, v in values.items()})
+    val = as_expr(expr).subs({make_symbol(k): v for k, v in values.items()})
     if not val.is_number:
         raise SpecError(f"no value for {sorted(map(str, val.free_symbols))}; give it in [params]", where)
     return float(val)

@@ -16,7 +16,6 @@ product with a vector, and (from ``step``) the output increment dt Θ Δ + R.
 
 from __future__ import annotations
 
-import math
 
 import numpy as np
 

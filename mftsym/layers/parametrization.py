@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import math
 
-import sympy as sp
+from ..spec.expressions import as_expr
 
 PARAMETRIZATIONS = ("ntk", "standard", "mean_field", "mu_p")
 
@@ -92,7 +92,7 @@ def numeric_multipliers(parametrization: str, weight_var: float, bias_var: float
 
 def is_nonzero(expr) -> bool:
     """Whether a variance is non-zero (a float 0.0 counts as zero: SymPy's Float(0.0) != 0)."""
-    expr = sp.sympify(expr)
+    expr = as_expr(expr)
     return not bool(expr.is_zero)
 
 

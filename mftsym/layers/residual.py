@@ -109,7 +109,7 @@ def kernel_map(layer, state: KernelState, b: KernelBuilder, is_readout: bool = F
                         "has no dense/conv/attention layer, so its output is a function of the skip's own "
                         "channel and the kernels would not add; put a linear layer in the branch", layer.where)
     s = layer.scale
-    cross = None
+    cross = None   # the skip-branch cross term, where both means are non-zero
     if not (state.mean_is_zero or out.mean_is_zero):
         if state.mean is None:
             raise SpecError("the skip path is the raw input, whose channel means are data, and the branch has "

@@ -23,6 +23,7 @@ from typing import Mapping
 import sympy as sp
 
 from ..errors import SpecError
+from ..spec.expressions import as_expr
 from .operators import PositionDiagonal
 
 PAIRS = ("11", "12", "22")
@@ -90,7 +91,7 @@ class KernelState:
 
     @property
     def mean_is_zero(self) -> bool:
-        return self.mean is not None and all(sp.sympify(v).is_zero for v in self.mean.values())
+        return self.mean is not None and all(as_expr(v).is_zero for v in self.mean.values())
 
     def mean_pair(self, pair: str):
         """(m(x_a; s), m(x_b; s')) of the entry ``pair`` = "ab", or None when means are not tracked."""
@@ -144,7 +145,7 @@ class KernelBuilder:
         separate = state.spatial is not None and state.full
         named, out = {}, {}
         for (i, side), expr in state.mean.items():
-            expr = sp.sympify(expr)
+            expr = as_expr(expr)
             if expr.is_zero or expr.is_Symbol or expr.is_number:
                 out[(i, side)] = expr
                 continue

@@ -14,6 +14,8 @@ from typing import Mapping
 
 import sympy as sp
 
+from ..spec.expressions import as_expr
+
 
 def _positive_symbol(name: str) -> sp.Symbol:
     return sp.Symbol(name, positive=True)
@@ -41,12 +43,12 @@ class Monomial:
 
     @classmethod
     def const(cls, c) -> "Monomial":
-        return cls(sp.sympify(c), {})
+        return cls(as_expr(c), {})
 
     @classmethod
     def from_expr(cls, expr) -> "Monomial":
         """A monomial from a SymPy product of positive symbols and a positive number."""
-        expr = sp.sympify(expr)
+        expr = as_expr(expr)
         coef, exps = sp.Integer(1), {}
         for factor in sp.Mul.make_args(expr):
             base, power = factor.as_base_exp()

@@ -54,7 +54,6 @@ import numpy as np
 import sympy as sp
 
 from ..derive.derivation import Definition, Derivation
-from .common import _value
 from .solution import Saddle, Solution
 
 XQ, YQ = sp.Symbol("x_q", nonnegative=True), sp.Symbol("y_q", nonnegative=True)
