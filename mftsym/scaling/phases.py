@@ -19,6 +19,7 @@ import sympy as sp
 from .monomial import Monomial, symbol
 
 TIE_TOL = 1e-9
+_GOLDEN = (5 ** 0.5 - 1) / 2
 
 
 @dataclass(frozen=True)
@@ -78,50 +79,103 @@ class Phase:
 def phase_diagram(scalings, scale_names: tuple, reference: str, span: float = 8.0, steps: int = 81):
     """Sample the exponent space of the non-reference scale variables over [0, span] (the reference,
     usually d, has exponent 1) and collect phases and boundaries.  Boundaries map a pair of phase
-    keys (winner names, cost exponents) to the inequalities that hold on the first phase's side."""
+    keys (winner names, cost exponents) to the inequalities that hold on the first phase's side.
+
+    A phase is one connected region of equal winners and cost; its ``region`` lists the inequalities
+    of its boundaries that hold at *every* sampled point of it, so it never contradicts itself.
+    Regions need not be convex in the exponents (a cost is a maximum of monomials, the winner a
+    minimum over patterns): the line of one stretch of boundary that cuts through the rest of the
+    region is not a condition of it and is left out (the list is then necessary, not sufficient)."""
     others = [n for n in scale_names if n != reference]
-    grid = np.linspace(0.0, span, steps)
-    # offset by half a step so grid points avoid the (rational) boundaries themselves
-    grid = grid + (grid[1] - grid[0]) * 0.37
-    cells = {}
+    base = np.linspace(0.0, span, steps)
+    # shift each axis by a different irrational fraction of a step, so that no grid point lies on a
+    # (rational) boundary line: equal shifts put points exactly on lines like N = n/p, where ties
+    # between monomials made contradictory regions
+    grids = [base + (base[1] - base[0]) * ((0.37 + k * _GOLDEN) % 1.0) for k in range(len(others))]
+    order = tuple(others) + (reference,)
+    cells, keys = {}, {}
     for idx in product(range(steps), repeat=len(others)):
-        g = {reference: 1.0, **{n: grid[i] for n, i in zip(others, idx)}}
+        g = {reference: 1.0, **{n: grids[k][i] for k, (n, i) in enumerate(zip(others, idx))}}
         cost, wins = winners_at(scalings, g)
         cells[idx] = (cost, wins, g)
-    phases, boundaries = {}, {}
-    for idx, (cost, wins, g) in cells.items():
-        lead = wins[0][1]
-        key = (tuple(s.pattern.name for s, _ in wins), tuple(lead.cost.exps.items()))
-        if key not in phases:
-            phases[key] = {"cost": lead.cost, "values": {s.pattern.name: r.values for s, r in wins},
-                           "point": g, "region": set()}
-        for axis in range(len(others)):
-            nb = list(idx)
-            nb[axis] += 1
-            nb = tuple(nb)
-            if nb not in cells:
+        keys[idx] = (tuple(s.pattern.name for s, _ in wins), tuple(wins[0][1].cost.exps.items()))
+    comp = _components(keys, len(others))
+    lines = {}                      # component -> {(monomial, monomial)}: its boundary lines
+    boundaries = {}
+    for idx, key in keys.items():
+        for nb in _forward_neighbours(idx, len(others)):
+            if nb not in keys or keys[nb] == key:
                 continue
-            ncost, nwins, _ = cells[nb]
-            nkey = (tuple(s.pattern.name for s, _ in nwins), tuple(nwins[0][1].cost.exps.items()))
-            if nkey == key:
-                continue
-            here, there = wins[0][1].cost, nwins[0][1].cost
+            here, there = cells[idx][1][0][1].cost, cells[nb][1][0][1].cost
             if here.exps == there.exps:
                 continue
-            order = tuple(others) + (reference,)
             # the inequality that holds on each side (between patterns the cheaper wins; within a
-            # pattern the larger regime is the cost), read off at the cell's own point
-            ineq_here = _holding(here, there, g, order)
+            # pattern the larger regime is the cost), read off at each cell's own point
+            ineq_here = _holding(here, there, cells[idx][2], order)
             ineq_there = _holding(here, there, cells[nb][2], order)
-            phases[key]["region"].add(ineq_here)
-            phases.setdefault(nkey, {"cost": nwins[0][1].cost,
-                                     "values": {s.pattern.name: r.values for s, r in nwins},
-                                     "point": cells[nb][2], "region": set()})["region"].add(ineq_there)
-            pair = tuple(sorted((key, nkey), key=str))
+            line = (tuple(sorted(here.exps.items())), tuple(sorted(there.exps.items())))
+            lines.setdefault(comp[idx], set()).add(line)
+            lines.setdefault(comp[nb], set()).add(line)
+            pair = tuple(sorted((key, keys[nb]), key=str))
             boundaries.setdefault(pair, set()).add(ineq_here if pair[0] == key else ineq_there)
-    out = [Phase(k[0], v["cost"], v["values"], v["point"], tuple(sorted(v["region"], key=str)))
-           for k, v in phases.items()]
+    # region of a component: its boundary inequalities that hold at every one of its cells (a
+    # boundary line of one stretch may cut through the rest of a non-convex region: such a line is
+    # not a condition of the region and is dropped); components with equal descriptions are merged
+    members = {}
+    for idx in keys:
+        members.setdefault(comp[idx], []).append(idx)
+    out, seen = [], set()
+    for c in sorted(members, key=lambda c: min(members[c])):
+        cells_c = members[c]
+        first = min(cells_c)
+        cost, wins, g = cells[first]
+        region = set()
+        for lo, hi in _monomial_pairs(lines.get(c, ())):
+            signs = {lo.log_value(cells[i][2], False) < hi.log_value(cells[i][2], False) for i in cells_c}
+            if len(signs) == 1:
+                region.add(_holding(lo, hi, g, order))
+        row = (keys[first], tuple(sorted(region, key=str)))
+        if row in seen:
+            continue
+        seen.add(row)
+        out.append(Phase(keys[first][0], wins[0][1].cost, {s.pattern.name: r.values for s, r in wins}, g, row[1]))
     return out, boundaries
+
+
+def _monomial_pairs(lines):
+    return [(Monomial(1, dict(a)), Monomial(1, dict(b))) for a, b in sorted(lines, key=str)]
+
+
+def _forward_neighbours(idx, dims):
+    for axis in range(dims):
+        nb = list(idx)
+        nb[axis] += 1
+        yield tuple(nb)
+
+
+def _neighbours(idx, dims):
+    for axis in range(dims):
+        for step in (-1, 1):
+            nb = list(idx)
+            nb[axis] += step
+            yield tuple(nb)
+
+
+def _components(keys, dims):
+    """Cell -> label of its connected component of equal phase key."""
+    label, comp = 0, {}
+    for idx in sorted(keys):
+        if idx in comp:
+            continue
+        todo = [idx]
+        comp[idx] = label
+        while todo:
+            for nb in _neighbours(todo.pop(), dims):
+                if nb in keys and nb not in comp and keys[nb] == keys[idx]:
+                    comp[nb] = label
+                    todo.append(nb)
+        label += 1
+    return comp
 
 
 def _holding(a: Monomial, b: Monomial, point: dict, order: tuple):
