@@ -1,7 +1,7 @@
 r"""Independent references for the one-hidden-layer CNN of this study (no mftsym.validate code).
 
-The network (run.py's SPEC): 2x2 windows, stride 2, on 4x4x1 images (N_p = 4 patches of n = 4
-pixels), C = N channels, NTK parametrization, no biases,
+The network (run.py's SPEC): 2x2 windows, stride 2, on 4x4xC_in images (N_p = 4 patches of
+n = 4 C_in inputs; C_in = 1 in run.py), C = N channels, NTK parametrization, no biases,
 
     f(x) = sqrt(σ_a²/(N N_p)) Σ_{i,c} v_ic φ(sqrt(C_W/n) w_c · p_i(x)),   v, w ~ N(0, 1),
 
@@ -36,9 +36,11 @@ ACTS = {"erf": (torch.erf, lambda z: (2 / math.sqrt(math.pi)) * torch.exp(-z * z
 
 
 def patches(x) -> np.ndarray:
-    """(P, 4, 2*2) non-overlapping 2x2 windows of 4x4 images, in row-major window order (as the conv)."""
-    x = np.asarray(x, float).reshape(len(x), 4, 4)
-    return np.stack([x[:, a:a + 2, b:b + 2].reshape(len(x), 4) for a in (0, 2) for b in (0, 2)], 1)
+    """(P, 4, 2*2*C_in) non-overlapping 2x2 windows of 4x4xC_in images (C_in from the size), in
+    row-major window order, pixels (row, column, channel) within a window, as the conv."""
+    x = np.asarray(x, float)
+    x = x.reshape(len(x), 4, 4, x[0].size // 16)
+    return np.stack([x[:, a:a + 2, b:b + 2].reshape(len(x), -1) for a in (0, 2) for b in (0, 2)], 1)
 
 
 def _gp(K, P, y, s2):
@@ -179,3 +181,47 @@ def ntk_lambda_max(data, N, act="erf", s2=0.2, sa2=1.0, cw=1.0, seed=0) -> float
     JW = (m2 * m1 * torch.einsum("pic,ic,pin->pnc", dphi(z), v, ptr)).reshape(P, -1)
     T = Jv @ Jv.T + JW @ JW.T
     return float(torch.linalg.eigvalsh(T)[-1]) / s2
+
+
+def main():
+    """The N = 4 point of run.py (P = 24, the data of report.json): the library's Langevin ensemble,
+    LKR and the GP against the exact CNN posterior (filters) and the exact Gaussian-feature
+    posterior (Wishart); writes exact_N4.json.  About 2 minutes on one core."""
+    import json
+    import sys
+    from pathlib import Path
+    here = Path(__file__).resolve().parent
+    sys.path.insert(0, str(here.parents[1]))
+    sys.path.insert(0, str(here))
+    import mftsym as mf
+    from mftsym.solve.local_renormalization import patch_kernels, solve_local_kernel_renormalization
+    from run import SPEC, dataset
+    torch.set_num_threads(1)
+    d, N = dataset(), 4
+    P, Pt = len(d.x_train), len(d.x_test)
+    xt, xs = d.x_train.reshape(P, -1), d.x_test.reshape(Pt, -1)
+    spec = mf.Spec.from_dict(SPEC).with_params(N=N)
+    sol = solve_local_kernel_renormalization(spec, xt, d.y_train, xs)
+    cnn = exact_filters(d, N, 500_000)
+    wis = exact_wishart(patch_kernels(spec, np.concatenate([xt, xs])), d.y_train, N, 200_000,
+                        center=np.array(sol.extras["Q"]))
+    row = [w for w in json.loads((here / "report.json").read_text())["widths"] if w["width"] == N][0]
+    obs = row["observables"]["mean_rb"]
+    lang, lse = np.ravel(obs["experiment"]), np.ravel(obs["se"])
+
+    def rms(a, b):
+        return float(np.sqrt(np.mean((np.asarray(a) - np.asarray(b)) ** 2)))
+    z = (lang - cnn["mean"]) / np.hypot(lse, cnn["mean_se"])
+    out = {"N": N, "P": P, "ess_filters": cnn["ess"], "ess_wishart": wis["ess"],
+           "exact_cnn_se": float(cnn["mean_se"].mean()), "langevin_se": float(lse.mean()),
+           "langevin_vs_exact_cnn": {"rms": rms(lang, cnn["mean"]), "max_abs_z": float(np.max(np.abs(z))),
+                                     "rms_z": float(np.sqrt(np.mean(z ** 2)))},
+           "rms_vs_exact_cnn": {"gp": rms(np.ravel(obs["theory"]["gp"]), cnn["mean"]),
+                                "lkr": rms(sol.prediction, cnn["mean"]), "wishart": rms(wis["mean"], cnn["mean"])},
+           "lkr_vs_exact_wishart": rms(sol.prediction, wis["mean"])}
+    (here / "exact_N4.json").write_text(json.dumps(out, indent=1))
+    print(json.dumps(out, indent=1))
+
+
+if __name__ == "__main__":
+    main()

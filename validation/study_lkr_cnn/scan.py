@@ -50,26 +50,29 @@ from run import SPEC  # noqa: E402
 DEEPBAYS = ROOT / "benchmarks" / ".deepbays-venv" / "bin" / "python"
 
 
-def dataset(P, P_test=32, seed=3):
-    """Fixed target (2 tanh of a linear function of patch 1) and test set; P training points."""
+def dataset(P, P_test=32, seed=3, cin=1):
+    """Fixed target (2 tanh of a linear function of patch 1) and test set; P training points;
+    4x4 images with ``cin`` channels (patches of n = 4 cin inputs)."""
+    n = 4 * cin
     rng = np.random.default_rng(seed)
-    w = rng.normal(size=4)
-    x_test = rng.normal(size=(P_test, 4, 4, 1))
-    x = np.random.default_rng(1000 + seed + P).normal(size=(P, 4, 4, 1))
+    w = rng.normal(size=n)
+    x_test = rng.normal(size=(P_test, 4, 4, cin))
+    x = np.random.default_rng(1000 + seed + P).normal(size=(P, 4, 4, cin))
 
     def f(x):
-        return 2.0 * np.tanh(x[:, :2, :2, 0].reshape(len(x), 4) @ w / 2.0)[:, None]
+        return 2.0 * np.tanh(x[:, :2, :2, :].reshape(len(x), n) @ w / math.sqrt(n))[:, None]
     return Dataset(x, f(x), x_test, f(x_test))
 
 
-def spec_for(act):
+def spec_for(act, cin=1):
     s = json.loads(json.dumps(SPEC))
+    s["network"]["input_shape"] = [4, 4, cin]
     s["network"]["layers"][1]["fn"] = {"erf": "erf", "linear": "identity"}[act]
     return mf.Spec.from_dict(s)
 
 
-def theories(d, N, act, wishart_samples=None):
-    spec = spec_for(act).with_params(N=N)
+def theories(d, N, act, wishart_samples=None, cin=1):
+    spec = spec_for(act, cin).with_params(N=N)
     P, Pt = len(d.x_train), len(d.x_test)
     xt, xs = d.x_train.reshape(P, -1), d.x_test.reshape(Pt, -1)
     prob = prepare(spec, xt, d.y_train, xs)
@@ -83,7 +86,7 @@ def theories(d, N, act, wishart_samples=None):
     out = {"gp": {"mean": gp_mean, "var": gp_var}, "lkr": {"mean": sol.prediction, "var": sol.variance},
            "wishart": {"mean": w["mean"], "var": w["var"], "mean_se": w["mean_se"], "ess": w["ess"]},
            "Q": Q}
-    if act == "erf" and DEEPBAYS.exists():
+    if act == "erf" and cin == 1 and DEEPBAYS.exists():
         with tempfile.TemporaryDirectory() as tmp:
             np.savez(Path(tmp) / "in.npz", x=xt, y=d.y_train[:, 0], x_test=xs)
             subprocess.run([str(DEEPBAYS), str(ROOT / "benchmarks" / "deepbays_conv1hl.py"), "--data",
@@ -108,16 +111,16 @@ def compare(exp, se, th):
             "max_z": float(np.max(np.abs(delta / se)))}
 
 
-def run_width(N, alpha, act, chains, T, burn, eps_scale=0.5, seed=0):
-    d = dataset(int(alpha * N))
+def run_width(N, alpha, act, chains, T, burn, eps_scale=0.5, seed=0, cin=1):
+    d = dataset(int(alpha * N), cin=cin)
     lam = exact.ntk_lambda_max(d, N, act)
     eps = min(0.02, eps_scale / lam)
     steps, burn_in = int(T / eps), int(burn / eps)
     t = time.time()
     L = exact.langevin(d, N, chains, eps, steps, burn_in, thin=10, act=act, seed=seed)
     t_l = time.time() - t
-    th = theories(d, N, act)
-    row = {"N": N, "P": len(d.x_train), "act": act, "eps": eps, "lambda_max": lam, "steps": steps, "burn_in": burn_in,
+    th = theories(d, N, act, cin=cin)
+    row = {"N": N, "P": len(d.x_train), "act": act, "n": 4 * cin, "eps": eps, "lambda_max": lam, "steps": steps, "burn_in": burn_in,
            "chains": chains, "langevin_seconds": t_l, "mean_se": float(L["mean_se"].mean()),
            "qbar": [L["qbar"], L["qbar_se"]], "trQ_over_Np": float(np.trace(th["Q"]) / len(th["Q"])),
            "Q11": float(th["Q"][0, 0]), "Qii_rest": float(np.mean(np.diag(th["Q"])[1:])),
@@ -129,7 +132,7 @@ def run_width(N, alpha, act, chains, T, burn, eps_scale=0.5, seed=0):
     if "deepbays" in th:
         row["lkr_vs_deepbays"] = rms(th["lkr"]["mean"], th["deepbays"]["mean"])
         row["Q_vs_deepbays"] = float(np.max(np.abs(th["Q"] - th["deepbays"]["Q"])))
-    print(f"{act} N={N} P={row['P']} eps={eps:.4f} steps={steps} ({t_l:.0f} s): "
+    print(f"{act} N={N} P={row['P']} n={4 * cin} eps={eps:.4f} steps={steps} ({t_l:.0f} s): "
           + " ".join(f"{k} {v['rms']:.4f}" for k, v in row["vs_langevin"].items())
           + f" SE {row['mean_se']:.4f}; lkr-wishart {row['lkr_vs_wishart']:.4f}", flush=True)
     return row
@@ -158,6 +161,20 @@ def main(widths=(8, 16, 32, 64), alpha=3.0):
     return out
 
 
+def main_highdim(widths=(8, 16, 32), alpha=3.0):
+    """Patches of n = 4N inputs (4x4 images with N channels): P, N and the patch dimension grow
+    together, the regime where Gaussian-equivalence of the features can hold.  Writes scan_highdim.*"""
+    torch.set_num_threads(1)
+    t0 = time.time()
+    rows = [run_width(N, alpha, "erf", 16, 60, 15, cin=N) for N in widths]
+    out = {"alpha": alpha, "patch_dim": "4N", "rows": rows, "checks": [], "linear": [], "seconds": time.time() - t0}
+    Ns = [r["N"] for r in rows]
+    out["fits"] = {k: loglog_slope(Ns, [r["vs_langevin"][k]["rms_debiased"] for r in rows]) for k in ("gp", "lkr", "wishart")}
+    (HERE / "scan_highdim.json").write_text(json.dumps(out, indent=1))
+    write_md(out, HERE / "scan_highdim.md")
+    return out
+
+
 def fits(out):
     """Slopes of log(rms) against log N; the error bars are from the residuals of the fit (the
     training set changes with P, so the scatter between widths exceeds the Monte Carlo error)."""
@@ -173,9 +190,10 @@ def fits(out):
     return f
 
 
-def write_md(out):
+def write_md(out, path=None):
     f = out["fits"]
-    L = [f"# LKR at fixed alpha = P/N = {out['alpha']:g}, N growing ({out['seconds']:.0f} s)", "",
+    L = [f"# LKR at fixed alpha = P/N = {out['alpha']:g}, N growing, patch dimension "
+         f"{out.get('patch_dim', '4')} ({out['seconds']:.0f} s)", "",
          "Posterior mean on 32 test points; rms of (theory - Langevin), Langevin = 16 OU chains of the CNN "
          "(Rao-Blackwellised); 'wishart' = exact finite-N posterior of the Gaussian-feature network LKR assumes.", "",
          "| N | P | eps | steps | mean SE | rms GP | rms LKR | rms wishart | LKR/GP | max z LKR | LKR - wishart "
@@ -188,16 +206,18 @@ def write_md(out):
                  f"{v['lkr']['rms_debiased'] / v['gp']['rms_debiased']:.2f} | {v['lkr']['max_z']:.1f} | "
                  f"{r['lkr_vs_wishart']:.4f} | {r.get('lkr_vs_deepbays', float('nan')):.1e} | {r['trQ_over_Np']:.3f} | "
                  f"{r['qbar'][0]:.3f} ± {r['qbar'][1]:.3f} |")
-    L += ["", "Rows after the first four: checks at N = 16 (eps halved; chain doubled; linear activation).", "",
-          "Linear activation (exact posterior = Wishart integral, no sampling):", "",
-          "| N | P | rms GP - exact | rms LKR - exact | exact SE | ESS |", "|---|---|---|---|---|---|"]
+    if out["checks"]:
+        L += ["", "Rows after the first four: checks at N = 16 (eps halved; chain doubled; linear activation)."]
+    if out["linear"]:
+        L += ["", "Linear activation (exact posterior = Wishart integral, no sampling):", "",
+              "| N | P | rms GP - exact | rms LKR - exact | exact SE | ESS |", "|---|---|---|---|---|---|"]
     for r in out["linear"]:
         L.append(f"| {r['N']} | {r['P']} | {r['gp_vs_exact']:.4f} | {r['lkr_vs_exact']:.5f} | {r['exact_se']:.5f} | "
                  f"{r['ess']:.0f} |")
     L += ["", "Fits log(rms) = a + slope log N:", "", "| quantity | slope | ± |", "|---|---|---|"]
     for k, v in f.items():
         L.append(f"| {k} | {v['slope']:.3f} | {v['slope_se']:.3f} |")
-    (HERE / "scan.md").write_text("\n".join(L) + "\n")
+    (path or HERE / "scan.md").write_text("\n".join(L) + "\n")
     print("\n".join(L))
 
 
@@ -207,5 +227,7 @@ if __name__ == "__main__":
         res["fits"] = fits(res)
         (HERE / "scan.json").write_text(json.dumps(res, indent=1))
         write_md(res)
+    elif sys.argv[1:2] == ["--highdim"]:
+        main_highdim()
     else:
         main()
