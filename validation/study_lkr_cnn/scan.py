@@ -16,7 +16,13 @@ Per N:
 
     OMP_NUM_THREADS=1 python validation/study_lkr_cnn/scan.py        (about 6 minutes on one core)
 
-Writes scan.json and scan.md here.
+Writes scan.json and scan.md here.  Further runs (each a few minutes):
+
+    scan.py --highdim            patches of n = 4N inputs (4x4 images with N channels): P, N and the
+                                 patch dimension grow together -> scan_highdim.*
+    scan.py --highdim-precise    the same at N = 16, 32 with 64 / 32 chains twice as long
+    scan.py --wide               run.py's data (P = 24) at N = 64, 256, 1024: the approach to the GP
+    scan.py --refit              fits and scan.md again from scan.json
 """
 
 from __future__ import annotations
@@ -161,17 +167,55 @@ def main(widths=(8, 16, 32, 64), alpha=3.0):
     return out
 
 
-def main_highdim(widths=(8, 16, 32), alpha=3.0):
+def main_highdim(widths=(8, 16, 32), alpha=3.0, chains=None, T=60, name="scan_highdim"):
     """Patches of n = 4N inputs (4x4 images with N channels): P, N and the patch dimension grow
     together, the regime where Gaussian-equivalence of the features can hold.  Writes scan_highdim.*"""
     torch.set_num_threads(1)
     t0 = time.time()
-    rows = [run_width(N, alpha, "erf", 16, 60, 15, cin=N) for N in widths]
+    chains = chains or {}
+    rows = [run_width(N, alpha, "erf", chains.get(N, 16), T, 15, cin=N) for N in widths]
     out = {"alpha": alpha, "patch_dim": "4N", "rows": rows, "checks": [], "linear": [], "seconds": time.time() - t0}
+    out["fits"] = {}          # the LKR rms sits at the Monte Carlo floor: no slope to fit
+    out["chains"], out["T"] = {str(N): chains.get(N, 16) for N in widths}, T
+    (HERE / f"{name}.json").write_text(json.dumps(out, indent=1))
+    write_md(out, HERE / f"{name}.md")
+    return out
+
+
+def main_wide(widths=(64, 256, 1024)):
+    """run.py's data (P = 24) at large N: the posterior mean must approach the GP as 1/N (and LKR,
+    whose Q -> I, too).  Writes scan_wide.json / scan_wide.md."""
+    from run import dataset as run_dataset
+    torch.set_num_threads(1)
+    t0 = time.time()
+    d = run_dataset()
+    rows = []
+    for N in widths:
+        lam = exact.ntk_lambda_max(d, N)
+        eps = min(0.02, 0.5 / lam)
+        L = exact.langevin(d, N, 16, eps, int(60 / eps), int(15 / eps), thin=10)
+        th = theories(d, N, "erf")
+        rows.append({"N": N, "eps": eps, "mean_se": float(L["mean_se"].mean()), "qbar": [L["qbar"], L["qbar_se"]],
+                     "trQ_over_Np": float(np.trace(th["Q"]) / len(th["Q"])),
+                     "vs_langevin": {k: compare(L["mean"], L["mean_se"], th[k]["mean"]) for k in ("gp", "lkr", "wishart")}})
+        print(N, {k: round(v["rms"], 4) for k, v in rows[-1]["vs_langevin"].items()}, rows[-1]["mean_se"], flush=True)
     Ns = [r["N"] for r in rows]
-    out["fits"] = {k: loglog_slope(Ns, [r["vs_langevin"][k]["rms_debiased"] for r in rows]) for k in ("gp", "lkr", "wishart")}
-    (HERE / "scan_highdim.json").write_text(json.dumps(out, indent=1))
-    write_md(out, HERE / "scan_highdim.md")
+    f = {k: loglog_slope(Ns, [r["vs_langevin"][k]["rms_debiased"] for r in rows],
+                         [r["vs_langevin"][k]["sigma_log"] for r in rows]) for k in ("gp", "lkr")}
+    out = {"P": 24, "rows": rows, "fits": f, "seconds": time.time() - t0}
+    (HERE / "scan_wide.json").write_text(json.dumps(out, indent=1))
+    lines = [f"# Wide limit, run.py's data (P = 24), 16 OU chains per width ({out['seconds']:.0f} s)", "",
+             "| N | eps | mean SE | rms GP | rms LKR | max z GP | max z LKR | Tr Q/N_p | q-bar (Langevin) |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        v = r["vs_langevin"]
+        lines.append(f"| {r['N']} | {r['eps']:.4f} | {r['mean_se']:.4f} | {v['gp']['rms']:.4f} | {v['lkr']['rms']:.4f} | "
+                     f"{v['gp']['max_z']:.1f} | {v['lkr']['max_z']:.1f} | {r['trQ_over_Np']:.4f} | "
+                     f"{r['qbar'][0]:.4f} ± {r['qbar'][1]:.4f} |")
+    lines += ["", "Fits of the debiased rms against log N (weights from the Monte Carlo error):", ""]
+    lines += [f"- {k}: slope {v['slope']:.2f} ± {v['slope_se']:.2f}" for k, v in f.items()]
+    (HERE / "scan_wide.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
     return out
 
 
@@ -194,8 +238,10 @@ def write_md(out, path=None):
     f = out["fits"]
     L = [f"# LKR at fixed alpha = P/N = {out['alpha']:g}, N growing, patch dimension "
          f"{out.get('patch_dim', '4')} ({out['seconds']:.0f} s)", "",
-         "Posterior mean on 32 test points; rms of (theory - Langevin), Langevin = 16 OU chains of the CNN "
-         "(Rao-Blackwellised); 'wishart' = exact finite-N posterior of the Gaussian-feature network LKR assumes.", "",
+         "Posterior mean on 32 test points; rms of (theory - Langevin), Langevin = OU chains of the CNN "
+         f"(Rao-Blackwellised; {out.get('chains', 16)} chains, T = {out.get('T', 60)} prior relaxation times, "
+         "T = 40 at N = 64 in the main scan); 'wishart' = exact finite-N posterior of the Gaussian-feature network "
+         "LKR assumes.", "",
          "| N | P | eps | steps | mean SE | rms GP | rms LKR | rms wishart | LKR/GP | max z LKR | LKR - wishart "
          "| LKR - deepbays | Tr Q/N_p | q-bar (Langevin) |",
          "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
@@ -214,7 +260,8 @@ def write_md(out, path=None):
     for r in out["linear"]:
         L.append(f"| {r['N']} | {r['P']} | {r['gp_vs_exact']:.4f} | {r['lkr_vs_exact']:.5f} | {r['exact_se']:.5f} | "
                  f"{r['ess']:.0f} |")
-    L += ["", "Fits log(rms) = a + slope log N:", "", "| quantity | slope | ± |", "|---|---|---|"]
+    if f:
+        L += ["", "Fits log(rms) = a + slope log N:", "", "| quantity | slope | ± |", "|---|---|---|"]
     for k, v in f.items():
         L.append(f"| {k} | {v['slope']:.3f} | {v['slope_se']:.3f} |")
     (path or HERE / "scan.md").write_text("\n".join(L) + "\n")
@@ -227,7 +274,11 @@ if __name__ == "__main__":
         res["fits"] = fits(res)
         (HERE / "scan.json").write_text(json.dumps(res, indent=1))
         write_md(res)
+    elif sys.argv[1:2] == ["--wide"]:
+        main_wide()
     elif sys.argv[1:2] == ["--highdim"]:
         main_highdim()
+    elif sys.argv[1:2] == ["--highdim-precise"]:     # more and longer chains at N = 16, 32
+        main_highdim((16, 32), chains={16: 64, 32: 32}, T=120, name="scan_highdim_precise")
     else:
         main()
