@@ -8,7 +8,8 @@ references, by importance sampling with the GP evidence as weight (no saddle poi
 * ``wishart``: the finite-C posterior of that Gaussian-feature network (Q drawn from the Wishart);
 * ``filters``: the finite-C posterior of the CNN itself (filters drawn from their prior).
 
-Checked: (1) LKR converges to ``wishart`` as C grows (error ~ 1/C: the saddle point is right);
+Checked: (1) LKR converges to ``wishart`` as C grows (the saddle point is right; at P = 12 the error
+falls 2.6-2.8x from C = 8 to 32, at fixed P/C = 3 as C^-1.4 in validation/study_lkr_cnn);
 (2) for a linear activation ``wishart`` = ``filters`` (features linear in Gaussian filters are
 Gaussian), so LKR is exact up to O(1/C); (3) for erf they differ at C = 4 by far more than the
 Monte Carlo error: the gap between LKR and Langevin ensembles of the erf CNN
@@ -90,7 +91,7 @@ def test_lkr_is_the_saddle_point_of_the_gaussian_feature_network(fn):
         mu, se = wishart(fn, C, x, y, xt)
         err[C] = np.sqrt(np.mean((lkr(fn, C, x, y, xt) - mu) ** 2))
         assert err[C] > 3 * se.mean()                          # resolved
-    assert err[32] < err[8] / 2.5, err                         # ~ 1/C (4x from C = 8 to 32)
+    assert err[32] < err[8] / 2, err       # measured 2.8x (erf), 2.6x (linear); 1/C would be 4x, 1/sqrt(C) 2x
 
 
 def test_gaussian_features_are_the_cnn_for_linear_but_not_for_erf():

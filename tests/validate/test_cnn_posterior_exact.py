@@ -54,8 +54,8 @@ def exact_posterior_mean(d, C, samples=200_000, seed=0):
     mu = w @ m
     se = np.sqrt(np.sum(w[:, None] ** 2 * (m - mu) ** 2, 0))
     assert 1 / np.sum(w ** 2) > 2000                       # effective sample size
-    gp = mf.kernel(mf.Spec.from_dict(SPEC).with_params(N=C), np.concatenate([d.x_train, d.x_test]).reshape(P + len(d.x_test), -1))
-    Kg = np.asarray(gp)
+    xa = np.concatenate([d.x_train, d.x_test]).reshape(P + len(d.x_test), -1)
+    Kg = np.asarray(mf.kernel(mf.Spec.from_dict(SPEC).with_params(N=C), xa))
     gp_mean = Kg[P:, :P] @ np.linalg.solve(Kg[:P, :P] + S2 * np.eye(P), d.y_train[:, 0])
     return mu, se, gp_mean
 

@@ -100,7 +100,8 @@ def theories(d, N, act, wishart_samples=None, cin=1):
                             "--T", "0.2", "--mask", "2", "--l0", "1", "--l1", "1", "--act", "erf"],
                            check=True, timeout=300, env={**os.environ, "OMP_NUM_THREADS": "1"}, capture_output=True)
             ref = np.load(Path(tmp) / "out.npz")
-            out["deepbays"] = {"mean": ref["mean"], "var": ref["var"], "Q": ref["Q"], "converged": bool(ref["converged"])}
+            out["deepbays"] = {"mean": ref["mean"], "var": ref["var"], "Q": ref["Q"],
+                               "converged": bool(ref["converged"])}
     return out
 
 
@@ -126,7 +127,8 @@ def run_width(N, alpha, act, chains, T, burn, eps_scale=0.5, seed=0, cin=1):
     L = exact.langevin(d, N, chains, eps, steps, burn_in, thin=10, act=act, seed=seed)
     t_l = time.time() - t
     th = theories(d, N, act, cin=cin)
-    row = {"N": N, "P": len(d.x_train), "act": act, "n": 4 * cin, "eps": eps, "lambda_max": lam, "steps": steps, "burn_in": burn_in,
+    row = {"N": N, "P": len(d.x_train), "act": act, "n": 4 * cin, "eps": eps, "lambda_max": lam, "steps": steps,
+           "burn_in": burn_in,
            "chains": chains, "langevin_seconds": t_l, "mean_se": float(L["mean_se"].mean()),
            "qbar": [L["qbar"], L["qbar_se"]], "trQ_over_Np": float(np.trace(th["Q"]) / len(th["Q"])),
            "Q11": float(th["Q"][0, 0]), "Qii_rest": float(np.mean(np.diag(th["Q"])[1:])),
@@ -197,7 +199,8 @@ def main_wide(widths=(64, 256, 1024)):
         th = theories(d, N, "erf")
         rows.append({"N": N, "eps": eps, "mean_se": float(L["mean_se"].mean()), "qbar": [L["qbar"], L["qbar_se"]],
                      "trQ_over_Np": float(np.trace(th["Q"]) / len(th["Q"])),
-                     "vs_langevin": {k: compare(L["mean"], L["mean_se"], th[k]["mean"]) for k in ("gp", "lkr", "wishart")}})
+                     "vs_langevin": {k: compare(L["mean"], L["mean_se"], th[k]["mean"])
+                                     for k in ("gp", "lkr", "wishart")}})
         print(N, {k: round(v["rms"], 4) for k, v in rows[-1]["vs_langevin"].items()}, rows[-1]["mean_se"], flush=True)
     Ns = [r["N"] for r in rows]
     f = {k: loglog_slope(Ns, [r["vs_langevin"][k]["rms_debiased"] for r in rows],
@@ -209,7 +212,8 @@ def main_wide(widths=(64, 256, 1024)):
              "|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         v = r["vs_langevin"]
-        lines.append(f"| {r['N']} | {r['eps']:.4f} | {r['mean_se']:.4f} | {v['gp']['rms']:.4f} | {v['lkr']['rms']:.4f} | "
+        lines.append(f"| {r['N']} | {r['eps']:.4f} | {r['mean_se']:.4f} | {v['gp']['rms']:.4f} | "
+                     f"{v['lkr']['rms']:.4f} | "
                      f"{v['gp']['max_z']:.1f} | {v['lkr']['max_z']:.1f} | {r['trQ_over_Np']:.4f} | "
                      f"{r['qbar'][0]:.4f} ± {r['qbar'][1]:.4f} |")
     lines += ["", "Fits of the debiased rms against log N (weights from the Monte Carlo error):", ""]
@@ -225,8 +229,8 @@ def fits(out):
     rows, lin = out["rows"], out["linear"]
     Ns = [r["N"] for r in rows]
     f = {k: loglog_slope(Ns, [r["vs_langevin"][k]["rms_debiased"] for r in rows]) for k in ("gp", "lkr", "wishart")}
-    f["lkr_over_gp"] = loglog_slope(Ns, [r["vs_langevin"]["lkr"]["rms_debiased"] / r["vs_langevin"]["gp"]["rms_debiased"]
-                                         for r in rows])
+    f["lkr_over_gp"] = loglog_slope(Ns, [r["vs_langevin"]["lkr"]["rms_debiased"]
+                                         / r["vs_langevin"]["gp"]["rms_debiased"] for r in rows])
     f["lkr_vs_wishart"] = loglog_slope(Ns, [r["lkr_vs_wishart"] for r in rows])
     f["linear_lkr_vs_exact"] = loglog_slope([r["N"] for r in lin], [r["lkr_vs_exact"] for r in lin])
     f["linear_lkr_vs_exact_N>=16"] = loglog_slope([r["N"] for r in lin if r["N"] >= 16],
