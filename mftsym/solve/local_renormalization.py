@@ -17,6 +17,13 @@ The action is minimised in Q = L Lᵀ (L lower triangular with positive diagonal
 definite) with scipy's trust-region Newton and torch autograd derivatives, from several starts
 Q = s I.  The reported residual is max_ij |(Q ∂S/∂Q)_ij| (|u ∂S/∂u| for one patch), converged when
 ≤ tol · (C + P); stability is read off the Hessian of S in the independent entries Q_ij, i ≤ j.
+
+Validity: S(Q) is exact for the network whose per-channel patch features are Gaussian vectors of
+covariance K_ij (Q Wishart), and LKR converges to that network's posterior as C grows; it is
+therefore exact up to O(1/C) for a linear activation and accurate when the patch dimension is large,
+but not for nonlinear features of low-dimensional patches (4-pixel erf patches: a gap to the exact
+CNN posterior that does not shrink with C) -- measured in validation/study_lkr_cnn, see the
+"What the Langevin and exact checks establish" section of docs/theory/local_kernel_renormalization.md.
 """
 
 from __future__ import annotations

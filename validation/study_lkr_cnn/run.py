@@ -8,7 +8,8 @@ Langevin (OU integrator) posterior ensembles at N = 4, 8, 16 (P/N = 6, 3, 1.5); 
 
     OMP_NUM_THREADS=1 python validation/study_lkr_cnn/run.py      (about 4 minutes on one core)
 
-Writes report.json / report.md here (mftsym.validate) and summary.md.
+Writes report.json / report.md here (mftsym.validate) and run_summary.md (summary.md is the study's
+hand-written summary: the exact checks of exact.py and the scans of scan.py).
 """
 
 from __future__ import annotations
@@ -57,7 +58,7 @@ def main(widths=(4, 8, 16), members=16, steps=8000, eps=1e-2, out=None):
 
 
 def summarise(rep, out, header=""):
-    """summary.md from a validation report: rms / max |z| of the posterior mean (Rao-Blackwellised)
+    """run_summary.md from a validation report: rms / max |z| of the posterior mean (Rao-Blackwellised)
     and variance, GP vs local kernel renormalization, and Tr Q / N_p (theory) against the
     Langevin mean squared readout weight over its prior variance (q-bar, the same quantity)."""
     d = dataset()
@@ -81,7 +82,7 @@ def summarise(rep, out, header=""):
         qrows.append(f"| {row['width']} | {Q[0, 0]:.3f} | {np.mean(np.diag(Q)[1:]):.3f} | "
                      f"{np.trace(Q) / len(Q):.3f} | {row['qbar']['value']:.3f} ± {row['qbar']['se']:.3f} |")
     text = "\n".join(lines + qrows) + "\n"
-    (out / "summary.md").write_text(text)
+    (out / "run_summary.md").write_text(text)
     print(text)
 
 
