@@ -95,6 +95,9 @@ def solve_dmft(spec, x_train, y_train, x_test=None, params=None, **overrides):
         raise EvaluationError(f"the DMFT solver needs one output; y_train has shape {np.shape(y_train)}")
     y = y[:, 0]
     xt = np.zeros((0, x.shape[1])) if x_test is None else np.atleast_2d(np.asarray(x_test, float))
+    from .deep_solver import is_deep, solve_deep
+    if is_deep(spec) or cfg.solver == "deep_exact":
+        return solve_deep(spec, cfg, x, y, xt, params)
     model = two_layer_model(spec, x.shape[1], params)
     xa = np.vstack([x, xt])
     P = len(x)
