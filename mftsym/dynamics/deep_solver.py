@@ -13,6 +13,7 @@ import numpy as np
 
 from ..errors import SpecError
 from .deep import DeepLinearSweep, deep_model
+from .deep_mc import DeepMonteCarloSweep
 
 
 def is_deep(spec) -> bool:
@@ -27,22 +28,26 @@ def solve_deep(spec, cfg, x, y, xt, params=None):
     from ..solve.solution import Solution
     from .solver import MAX_TWO_TIME_ENTRIES
     model = deep_model(spec, x.shape[1], params)
-    solver = cfg.solver
+    solver = {"deep_exact": "exact", "deep_monte_carlo": "monte_carlo"}.get(cfg.solver, cfg.solver)
     if solver == "auto":
         solver = "exact" if model.linear else "monte_carlo"
-    if solver not in ("exact", "deep_exact") or not model.linear:
-        raise SpecError("the deep (more than one hidden layer) DMFT is solved exactly for linear networks only; "
-                        "the Monte Carlo solver for nonlinear deep networks is not implemented yet "
-                        "(use a linear network, or one hidden layer)", "dynamics.solver")
+    if solver == "exact" and not model.linear:
+        raise SpecError("the exact DMFT solver needs a linear network (its single site is Gaussian); "
+                        "use solver = \"monte_carlo\"", "dynamics.solver")
     if cfg.backend != "numpy":
-        raise SpecError("the exact deep solver runs on numpy; use backend = \"numpy\"", "dynamics.backend")
+        raise SpecError("the deep DMFT solvers run on numpy; use backend = \"numpy\"", "dynamics.backend")
+    if cfg.method != "forward":
+        raise SpecError("the deep DMFT is solved by one causal sweep (method = \"forward\"); its residual is the "
+                        "self-consistency map applied once more. Damped iterations on an open-loop error "
+                        "signal diverge for deep linear networks", "dynamics.method")
     xa = np.vstack([x, xt])
     P = len(x)
     Kx = model.input_kernel(xa)
-    sweep = DeepLinearSweep(model, Kx, y, P, cfg.gamma0, cfg.dt, cfg.steps)
-    if cfg.method != "forward":
-        raise SpecError("the exact deep solver is one causal sweep (method = \"forward\"); damped iterations on "
-                        "an open-loop error signal diverge for deep linear networks", "dynamics.method")
+    if solver == "monte_carlo":
+        sweep = DeepMonteCarloSweep(model, Kx, y, P, cfg.gamma0, cfg.dt, cfg.steps, cfg.samples,
+                                    model.initial_ntk(xa)[:, :P], seed=cfg.seed)
+    else:
+        sweep = DeepLinearSweep(model, Kx, y, P, cfg.gamma0, cfg.dt, cfg.steps)
     res = sweep.run()
     check = sweep.run(delta_in=res["delta"])          # the self-consistency map applied once more
     iterations = 1
@@ -51,10 +56,14 @@ def solve_deep(spec, cfg, x, y, xt, params=None):
     f = res["f"]
     steps = sorted(set(range(0, cfg.steps + 1, cfg.record_every)) | {cfg.steps})
     idx = np.array(steps)
-    ntk = np.array([sweep.ntk(res, t) for t in steps])
     L = model.depth
-    phi_l = [res["Phi"][k][np.ix_(idx, idx)][:, :, :P, :P] for k in range(L)]
-    g_l = [res["G"][k][np.ix_(idx, idx)][:, :, :P, :P] for k in range(L)]
+    if solver == "monte_carlo":
+        ntk = res["ntk"][idx][:, :P]
+        phi_l, g_l = sweep.kernels(res, steps)
+    else:
+        ntk = np.array([sweep.ntk(res, t) for t in steps])
+        phi_l = [res["Phi"][k][np.ix_(idx, idx)][:, :, :P, :P] for k in range(L)]
+        g_l = [res["G"][k][np.ix_(idx, idx)][:, :, :P, :P] for k in range(L)]
     K = len(steps)
     sa2 = model.readout_var
     kernels = {"phi_equal_time": np.array([phi_l[-1][i, i] for i in range(K)]),
@@ -74,8 +83,8 @@ def solve_deep(spec, cfg, x, y, xt, params=None):
                     residual=residual, iterations=iterations, message=msg,
                     extras={"times": np.array(cfg.times), "train_predictions": f[:, :P],
                             "test_predictions": f[:, P:], "loss": loss, "kernel_steps": steps,
-                            "ntk": ntk, **kernels, "dt": cfg.dt, "steps": cfg.steps, "solver": "exact",
-                            "samples": None, "method": cfg.method, "backend": cfg.backend, "depth": L})
+                            "ntk": ntk, **kernels, "dt": cfg.dt, "steps": cfg.steps, "solver": solver,
+                            "samples": cfg.samples if solver == "monte_carlo" else None, "method": cfg.method, "backend": cfg.backend, "depth": L})
 
 
 __all__ = ["is_deep", "solve_deep"]

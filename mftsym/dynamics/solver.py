@@ -96,7 +96,7 @@ def solve_dmft(spec, x_train, y_train, x_test=None, params=None, **overrides):
     y = y[:, 0]
     xt = np.zeros((0, x.shape[1])) if x_test is None else np.atleast_2d(np.asarray(x_test, float))
     from .deep_solver import is_deep, solve_deep
-    if is_deep(spec) or cfg.solver == "deep_exact":
+    if is_deep(spec) or cfg.solver in ("deep_exact", "deep_monte_carlo"):
         return solve_deep(spec, cfg, x, y, xt, params)
     model = two_layer_model(spec, x.shape[1], params)
     xa = np.vstack([x, xt])

@@ -1,0 +1,154 @@
+r"""Monte Carlo solution of the deep DMFT of gradient descent for any activation (Bordelon &
+Pehlevan 2022; docs/theory/dynamics.md, "Deep networks"; the equations are in :mod:`.deep`).
+
+Each hidden layer k is a population of S single sites swept causally in time (layers upward for h,
+downward for z at every step):
+
+* the Gaussian sources are drawn *coherently in time* as random projections of the population itself,
+  u^k_i(t) = sqrt(v_k/S) Σ_j Ξ_ij φ(h^{k−1}_j(t)) + √b_k β_i and r^k_i(t) = sqrt(v_{k+1}/S) Σ_j Ξ'_ij g^{k+1}_j(t)
+  with Ξ, Ξ', β fixed N(0, 1) draws: given the populations, u^k is exactly a Gaussian process with the
+  sampled kernel Φ̃^{k−1}(t,s) (and r^k with Ĝ^{k+1}), causal and free of matrix inverses, and
+  u_i(t) − u_i(s) is small when the features move little;
+* the response functions R^k(t,s) = v_{k+1}⟨∂φ(h^k(t))/∂r^k(s)⟩ and B^k(t,s) = v_{k+1}⟨∂g^{k+1}(t)/∂u^{k+1}(s)⟩
+  (B&P's A, B times dt γ₀) are sample means of pathwise derivatives, propagated forward with the
+  fields (each site's Jacobian of its fields with respect to its own sources);
+* the outputs move by the Euler step of B&P, f(t+dt) = f(t) + dt [Θ_exact(0) + Θ̂(t) − Θ̂(0)] Δ(t),
+  with Θ̂ = Σ_k Φ̃^k ∘ G^{k+1} from the samples and Θ_exact(0) the spec's NTK (a control variate: as
+  γ₀ → 0 every site's fields freeze, Θ̂(t) − Θ̂(0) → 0, and the NTK predictor is recovered exactly).
+  The fields follow the exact discrete GD updates; only the output step is first order (its error
+  is O(dt) at a fixed time: ~1e-4 at dt = 0.01 for the networks of the tests).
+
+Memory O(S (T P)² L) for the Jacobians (T steps, P training points): meant for small P and T.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..errors import EvaluationError
+
+
+class DeepMonteCarloSweep:
+    """Causal Monte Carlo sweep (see the module docstring).  ``run(delta_in=None)`` as
+    :class:`.deep.DeepLinearSweep.run`; the random draws are fixed at construction (``seed``), so a
+    second run driven by the first one's Δ is the self-consistency check."""
+
+    def __init__(self, model, Kx, y, P, gamma0, dt, steps, samples, theta0, seed=0):
+        self.m, self.Kx, self.y, self.P = model, np.asarray(Kx, float), np.asarray(y, float), P
+        self.g0, self.dt, self.T, self.S = gamma0, dt, steps, int(samples)
+        self.theta0 = np.asarray(theta0, float)            # exact Θ(0), (all points) x (training points)
+        self.acts = model.activations("numpy")
+        L, S, Pa = model.depth, self.S, len(self.Kx)
+        rng = np.random.default_rng(seed)
+        lam, U = np.linalg.eigh(self.Kx)
+        self.h0 = rng.standard_normal((S, Pa)) @ (U * np.sqrt(np.clip(lam, 0, None))).T
+        self.a0 = rng.standard_normal(S)
+        self.Xi = [rng.standard_normal((S, S)) / math.sqrt(S) for _ in range(L)]     # forward projections
+        self.Xr = [rng.standard_normal((S, S)) / math.sqrt(S) for _ in range(L)]     # backward projections
+        self.beta = [rng.standard_normal(S) for _ in range(L)]
+
+    def run(self, delta_in=None):
+        m, Kx, P, T, S, g0, dt = self.m, self.Kx, self.P, self.T, self.S, self.g0, self.dt
+        L, Pa = m.depth, len(Kx)
+        v, b = m.weight_vars, m.bias_vars
+        eg = dt * g0
+        TP = (T + 1) * P
+        feat = [np.zeros((T + 1, S, Pa)) for _ in range(L)]          # φ(h^k(t)), all points
+        grad = [np.zeros((T + 1, S, Pa)) for _ in range(L)]          # g^k(t), all points
+        hist = {key: [np.zeros((T + 1, P, S, TP)) for _ in range(L)] for key in ("gr", "pr", "gu", "pu")}
+        R = [np.zeros((T + 1, T + 1, Pa, P)) for _ in range(L)]      # R^k(t, s)
+        Bresp = [np.zeros((T + 1, T + 1, Pa, P)) for _ in range(L)]  # B^k(t, s)
+        cur = [dict() for _ in range(L)]
+        f = np.zeros((T + 1, Pa))
+        deltas = np.zeros((T + 1, P))
+        theta_hat0 = None
+        ntks, phis, gs = [], [], []
+        for t in range(T + 1):
+            deltas[t] = (self.y - f[t, :P]) if delta_in is None else delta_in[t]
+            # ---- forward: h^k(t)
+            for k in range(L):
+                phi, dphi, ddphi = self.acts[k]
+                if k == 0:
+                    u = self.h0
+                else:
+                    u = math.sqrt(v[k]) * (self.Xi[k] @ feat[k - 1][t]) + math.sqrt(b[k]) * self.beta[k][:, None]
+                h = u.copy()
+                dh_dr = np.zeros((Pa, S, TP))
+                dh_du = np.zeros((Pa, S, TP))
+                dh_du[np.arange(P), :, t * P + np.arange(P)] = 1.0
+                if t > 0:
+                    if k == 0:
+                        phit = np.broadcast_to(Kx[:, :P], (t, Pa, P))
+                        resp = 0.0
+                    else:
+                        phit = v[k] * np.einsum("sip,iq->spq", feat[k - 1][:t], feat[k - 1][t])[:, :P, :].transpose(0, 2, 1) / S + b[k]
+                        resp = R[k - 1][t, :t]
+                    kf = resp + eg * phit * deltas[:t, None, :]                      # (t, Pa, P)
+                    kf2 = kf.transpose(1, 0, 2).reshape(Pa, t * P)                   # columns (s, μ)
+                    h = h + grad[k][:t, :, :P].transpose(1, 0, 2).reshape(S, t * P) @ kf2.T
+                    dh_dr += (kf2 @ hist["gr"][k][:t].reshape(t * P, S * TP)).reshape(Pa, S, TP)
+                    dh_du += (kf2 @ hist["gu"][k][:t].reshape(t * P, S * TP)).reshape(Pa, S, TP)
+                ph, d1, d2 = phi(h), dphi(h), ddphi(h)
+                feat[k][t] = ph
+                R[k][t] = (v[k + 1] * np.einsum("si,isc->ic", d1, dh_dr) / S).reshape(Pa, T + 1, P).transpose(1, 0, 2)
+                R[k][t, t:] = 0.0                                                    # causal: s < t
+                cur[k] = {"h": h, "d1": d1, "d2": d2, "dh_dr": dh_dr, "dh_du": dh_du}
+                hist["pr"][k][t] = (d1[:, :P].T[:, :, None] * dh_dr[:P])
+                hist["pu"][k][t] = (d1[:, :P].T[:, :, None] * dh_du[:P])
+            # ---- backward: z^k(t), g^k(t)
+            for k in reversed(range(L)):
+                c = cur[k]
+                if k == L - 1:
+                    r = math.sqrt(v[L]) * np.broadcast_to(self.a0[:, None], (S, Pa))
+                    gt = np.full((t + 1, Pa, P), v[L])
+                    bresp = np.zeros((t + 1, Pa, P))
+                else:
+                    r = math.sqrt(v[k + 1]) * (self.Xr[k] @ grad[k + 1][t])
+                    gt = v[k + 1] * np.einsum("sip,iq->spq", grad[k + 1][:t + 1], grad[k + 1][t])[:, :P, :].transpose(0, 2, 1) / S
+                    bresp = Bresp[k][t, :t + 1]
+                kb = bresp.copy()
+                kb[:t] += eg * gt[:t] * deltas[:t, None, :]                            # (t+1, Pa, P)
+                kb2 = kb.transpose(1, 0, 2).reshape(Pa, (t + 1) * P)
+                z = r + feat[k][:t + 1, :, :P].transpose(1, 0, 2).reshape(S, (t + 1) * P) @ kb2.T
+                g = c["d1"] * z
+                grad[k][t] = g
+                dz_dr = (kb2[:P] @ hist["pr"][k][:t + 1].reshape((t + 1) * P, S * TP)).reshape(P, S, TP)
+                dz_dr[np.arange(P), :, t * P + np.arange(P)] += 1.0
+                dz_du = (kb2 @ hist["pu"][k][:t + 1].reshape((t + 1) * P, S * TP)).reshape(Pa, S, TP)
+                d2z = (c["d2"] * z).T[:, :, None]
+                hist["gr"][k][t] = d2z[:P] * c["dh_dr"][:P] + c["d1"][:, :P].T[:, :, None] * dz_dr
+                dg_du = d2z * c["dh_du"] + c["d1"].T[:, :, None] * dz_du
+                hist["gu"][k][t] = dg_du[:P]
+                if k > 0:
+                    Bresp[k - 1][t] = (v[k] * dg_du.mean(1)).reshape(Pa, T + 1, P).transpose(1, 0, 2)
+                    Bresp[k - 1][t, t + 1:] = 0.0
+            # ---- NTK and the output step
+            theta = Kx[:, :P] * (grad[0][t].T @ grad[0][t][:, :P]) / S
+            for k in range(1, L + 1):
+                ph = feat[k - 1][t]
+                phit = v[k] * (ph.T @ ph[:, :P]) / S + (b[k] if k < L else 0.0)
+                theta = theta + phit * ((grad[k][t].T @ grad[k][t][:, :P]) / S if k < L else 1.0)
+            if theta_hat0 is None:
+                theta_hat0 = theta
+            ntks.append(self.theta0 + theta - theta_hat0)
+            phis.append([feat[k][t][:, :P].copy() for k in range(L)])
+            gs.append([grad[k][t][:, :P].copy() for k in range(L)])
+            if t < T:
+                f[t + 1] = f[t] + dt * (ntks[-1] @ deltas[t])
+                if not np.all(np.isfinite(f[t + 1])):
+                    raise EvaluationError(f"the DMFT outputs diverged at step {t}: lower lr (dt = {dt:g}); the "
+                                          "discrete dynamics need dt * lambda_max(NTK) < 2")
+        produced = self.y[None, :] - f[:, :P]
+        return {"f": f, "delta": produced, "ntk": np.array(ntks), "feat": phis, "grad": gs}
+
+    def kernels(self, out, steps):
+        """Φ^k(t,s), G^k(t,s) on the training points at ``steps``: (L, K, K, P, P) each."""
+        S, L = self.S, self.m.depth
+        Phi = np.array([[[out["feat"][i][k].T @ out["feat"][j][k] / S for j in steps] for i in steps] for k in range(L)])
+        G = np.array([[[out["grad"][i][k].T @ out["grad"][j][k] / S for j in steps] for i in steps] for k in range(L)])
+        return Phi, G
+
+
+__all__ = ["DeepMonteCarloSweep"]
