@@ -9,7 +9,7 @@ downward for z at every step):
   with Ξ, Ξ', β fixed N(0, 1) draws: given the populations, u^k is exactly a Gaussian process with the
   sampled kernel Φ̃^{k−1}(t,s) (and r^k with Ĝ^{k+1}), causal and free of matrix inverses, and
   u_i(t) − u_i(s) is small when the features move little;
-* the response functions R^k(t,s) = v_{k+1}⟨∂φ(h^k(t))/∂r^k(s)⟩ and B^k(t,s) = v_{k+1}⟨∂g^{k+1}(t)/∂u^{k+1}(s)⟩
+* the response functions R^k(t,s) = v_k⟨∂φ(h^k(t))/∂r^k(s)⟩ and B^k(t,s) = v_k⟨∂g^{k+1}(t)/∂u^{k+1}(s)⟩
   (B&P's A, B times dt γ₀) are sample means of pathwise derivatives, propagated forward with the
   fields (each site's Jacobian of its fields with respect to its own sources);
 * the outputs move by the Euler step of B&P, f(t+dt) = f(t) + dt [Θ_exact(0) + Θ̂(t) − Θ̂(0)] Δ(t),

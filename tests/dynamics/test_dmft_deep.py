@@ -134,3 +134,34 @@ def test_bad_deep_specs_are_named(change, match):
     widths = change.pop("widths", None)
     with pytest.raises(SpecError, match=match):
         solve_dmft(deep_spec(3, widths=widths, **change), x, y, xt)
+
+
+def test_deep_derivation_latex_and_cli(tmp_path):
+    """``mftsym derive`` writes the deep equations: per layer the fields, kernels and responses."""
+    from mftsym.cli import main
+    from mftsym.dynamics import derive_dmft
+    tex = derive_dmft(deep_spec(3, act="tanh")).latex()
+    for piece in (r"h^{3}(t)", r"z^{2}(t)", r"R^{2}(t,s)", r"B^{1}(t,s)", r"\tilde\Phi^{3}(t,s)", r"\Theta_{\mu\nu}(t)",
+                  r"\tanh"):
+        assert piece in tex, piece
+    assert r"B^{3}" not in tex and r"R^{3}" not in tex           # no responses beyond the last hidden layer
+    d = deep_spec(2, act="erf").to_dict()
+    d["theory"] = {"kind": "dmft"}
+    (tmp_path / "s.toml").write_text(Spec.from_dict(d).to_toml())
+    assert main(["derive", str(tmp_path / "s.toml"), "--latex", str(tmp_path / "d.tex")]) == 0
+    assert r"h^{2}(t)" in (tmp_path / "d.tex").read_text()
+
+
+def test_cli_solve_deep_dmft(tmp_path):
+    """``mftsym solve`` on a 3-hidden-layer tanh spec with [theory] kind = "dmft" (Monte Carlo)."""
+    import json
+    from mftsym.cli import main
+    x, y, xt = data(P=3, Pt=2)
+    d = deep_spec(3, act="tanh", steps=10, samples=200).to_dict()
+    d["theory"] = {"kind": "dmft"}
+    (tmp_path / "s.toml").write_text(Spec.from_dict(d).to_toml())
+    np.savez(tmp_path / "d.npz", x_train=x, y_train=y[:, None], x_test=xt)
+    assert main(["solve", str(tmp_path / "s.toml"), "--data", str(tmp_path / "d.npz"), "--out", str(tmp_path / "o.json")]) == 0
+    out = json.loads((tmp_path / "o.json").read_text())
+    assert out["converged"] and out["extras"]["depth"] == 3 and out["extras"]["solver"] == "monte_carlo"
+    assert len(out["extras"]["loss"]) == 11 and np.asarray(out["prediction"]).shape == (2, 1)
