@@ -57,7 +57,11 @@ class DeepMonteCarloSweep:
         TP = (T + 1) * P
         feat = [np.zeros((T + 1, S, Pa)) for _ in range(L)]          # φ(h^k(t)), all points
         grad = [np.zeros((T + 1, S, Pa)) for _ in range(L)]          # g^k(t), all points
-        hist = {key: [np.zeros((T + 1, P, S, TP)) for _ in range(L)] for key in ("gr", "pr", "gu", "pu")}
+        # Jacobians w.r.t. r^k are needed for R^k (k < L-1 only), w.r.t. u^k for B^{k-1} (k > 0 only)
+        need_r = [k < L - 1 for k in range(L)]
+        need_u = [k > 0 for k in range(L)]
+        hist = {key: [np.zeros((T + 1, P, S, TP)) if (need_r if key[1] == "r" else need_u)[k] else None
+                      for k in range(L)] for key in ("gr", "pr", "gu", "pu")}
         R = [np.zeros((T + 1, T + 1, Pa, P)) for _ in range(L)]      # R^k(t, s)
         Bresp = [np.zeros((T + 1, T + 1, Pa, P)) for _ in range(L)]  # B^k(t, s)
         cur = [dict() for _ in range(L)]
@@ -75,9 +79,11 @@ class DeepMonteCarloSweep:
                 else:
                     u = math.sqrt(v[k]) * (self.Xi[k] @ feat[k - 1][t]) + math.sqrt(b[k]) * self.beta[k][:, None]
                 h = u.copy()
-                dh_dr = np.zeros((Pa, S, TP))
-                dh_du = np.zeros((Pa, S, TP))
-                dh_du[np.arange(P), :, t * P + np.arange(P)] = 1.0
+                nr, nu = need_r[k], need_u[k]
+                dh_dr = np.zeros((Pa, S, TP)) if nr else None
+                dh_du = np.zeros((Pa, S, TP)) if nu else None
+                if nu:
+                    dh_du[np.arange(P), :, t * P + np.arange(P)] = 1.0
                 if t > 0:
                     if k == 0:
                         phit = np.broadcast_to(Kx[:, :P], (t, Pa, P))
@@ -88,15 +94,19 @@ class DeepMonteCarloSweep:
                     kf = resp + eg * phit * deltas[:t, None, :]                      # (t, Pa, P)
                     kf2 = kf.transpose(1, 0, 2).reshape(Pa, t * P)                   # columns (s, μ)
                     h = h + grad[k][:t, :, :P].transpose(1, 0, 2).reshape(S, t * P) @ kf2.T
-                    dh_dr += (kf2 @ hist["gr"][k][:t].reshape(t * P, S * TP)).reshape(Pa, S, TP)
-                    dh_du += (kf2 @ hist["gu"][k][:t].reshape(t * P, S * TP)).reshape(Pa, S, TP)
+                    if nr:
+                        dh_dr += (kf2 @ hist["gr"][k][:t].reshape(t * P, S * TP)).reshape(Pa, S, TP)
+                    if nu:
+                        dh_du += (kf2 @ hist["gu"][k][:t].reshape(t * P, S * TP)).reshape(Pa, S, TP)
                 ph, d1, d2 = phi(h), dphi(h), ddphi(h)
                 feat[k][t] = ph
-                R[k][t] = (v[k + 1] * np.einsum("si,isc->ic", d1, dh_dr) / S).reshape(Pa, T + 1, P).transpose(1, 0, 2)
-                R[k][t, t:] = 0.0                                                    # causal: s < t
+                if nr:
+                    R[k][t] = (v[k + 1] * np.einsum("si,isc->ic", d1, dh_dr) / S).reshape(Pa, T + 1, P).transpose(1, 0, 2)
+                    R[k][t, t:] = 0.0                                                # causal: s < t
+                    hist["pr"][k][t] = (d1[:, :P].T[:, :, None] * dh_dr[:P])
+                if nu:
+                    hist["pu"][k][t] = (d1[:, :P].T[:, :, None] * dh_du[:P])
                 cur[k] = {"h": h, "d1": d1, "d2": d2, "dh_dr": dh_dr, "dh_du": dh_du}
-                hist["pr"][k][t] = (d1[:, :P].T[:, :, None] * dh_dr[:P])
-                hist["pu"][k][t] = (d1[:, :P].T[:, :, None] * dh_du[:P])
             # ---- backward: z^k(t), g^k(t)
             for k in reversed(range(L)):
                 c = cur[k]
@@ -114,14 +124,15 @@ class DeepMonteCarloSweep:
                 z = r + feat[k][:t + 1, :, :P].transpose(1, 0, 2).reshape(S, (t + 1) * P) @ kb2.T
                 g = c["d1"] * z
                 grad[k][t] = g
-                dz_dr = (kb2[:P] @ hist["pr"][k][:t + 1].reshape((t + 1) * P, S * TP)).reshape(P, S, TP)
-                dz_dr[np.arange(P), :, t * P + np.arange(P)] += 1.0
-                dz_du = (kb2 @ hist["pu"][k][:t + 1].reshape((t + 1) * P, S * TP)).reshape(Pa, S, TP)
                 d2z = (c["d2"] * z).T[:, :, None]
-                hist["gr"][k][t] = d2z[:P] * c["dh_dr"][:P] + c["d1"][:, :P].T[:, :, None] * dz_dr
-                dg_du = d2z * c["dh_du"] + c["d1"].T[:, :, None] * dz_du
-                hist["gu"][k][t] = dg_du[:P]
-                if k > 0:
+                if need_r[k]:
+                    dz_dr = (kb2[:P] @ hist["pr"][k][:t + 1].reshape((t + 1) * P, S * TP)).reshape(P, S, TP)
+                    dz_dr[np.arange(P), :, t * P + np.arange(P)] += 1.0
+                    hist["gr"][k][t] = d2z[:P] * c["dh_dr"][:P] + c["d1"][:, :P].T[:, :, None] * dz_dr
+                if need_u[k]:
+                    dz_du = (kb2 @ hist["pu"][k][:t + 1].reshape((t + 1) * P, S * TP)).reshape(Pa, S, TP)
+                    dg_du = d2z * c["dh_du"] + c["d1"].T[:, :, None] * dz_du
+                    hist["gu"][k][t] = dg_du[:P]
                     Bresp[k - 1][t] = (v[k] * dg_du.mean(1)).reshape(Pa, T + 1, P).transpose(1, 0, 2)
                     Bresp[k - 1][t, t + 1:] = 0.0
             # ---- NTK and the output step
