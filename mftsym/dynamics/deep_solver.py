@@ -34,8 +34,9 @@ def solve_deep(spec, cfg, x, y, xt, params=None):
     if solver == "exact" and not model.linear:
         raise SpecError("the exact DMFT solver needs a linear network (its single site is Gaussian); "
                         "use solver = \"monte_carlo\"", "dynamics.solver")
-    if cfg.backend != "numpy":
-        raise SpecError("the deep DMFT solvers run on numpy; use backend = \"numpy\"", "dynamics.backend")
+    if cfg.backend != "numpy" and solver == "exact":
+        raise SpecError("the exact deep solver runs on numpy; use backend = \"numpy\" (or solver = "
+                        "\"monte_carlo\" for torch)", "dynamics.backend")
     if cfg.method != "forward":
         raise SpecError("the deep DMFT is solved by one causal sweep (method = \"forward\"); its residual is the "
                         "self-consistency map applied once more. Damped iterations on an open-loop error "
@@ -45,7 +46,8 @@ def solve_deep(spec, cfg, x, y, xt, params=None):
     Kx = model.input_kernel(xa)
     if solver == "monte_carlo":
         sweep = DeepMonteCarloSweep(model, Kx, y, P, cfg.gamma0, cfg.dt, cfg.steps, cfg.samples,
-                                    model.initial_ntk(xa)[:, :P], seed=cfg.seed)
+                                    model.initial_ntk(xa)[:, :P], seed=cfg.seed, backend=cfg.backend,
+                                    device=cfg.device)
     else:
         sweep = DeepLinearSweep(model, Kx, y, P, cfg.gamma0, cfg.dt, cfg.steps)
     res = sweep.run()

@@ -92,3 +92,13 @@ def test_deep_tanh_matches_finite_width_gd_ensemble():
             assert np.sqrt(np.mean((out - ref[k + 1]) ** 2)) < 0.05
             moved = moved or np.max(np.abs(ref[k + 1])) > 0.2
     assert moved and sol.order_parameters["ntk_change"] > 0.05            # the test is not trivial
+
+
+def test_numpy_and_torch_agree():
+    """Same draws, 3 hidden tanh layers: the torch backend reproduces numpy to 1e-10 (outputs, NTK, kernels)."""
+    pytest.importorskip("torch")
+    x, y, xt = data(P=3, Pt=2)
+    a = solve_dmft(deep_spec(3, act="tanh", steps=8, samples=200), x, y, xt)
+    b = solve_dmft(deep_spec(3, act="tanh", steps=8, samples=200, backend="torch"), x, y, xt)
+    for key in ("train_predictions", "test_predictions", "ntk", "phi_layers", "g_layers"):
+        assert np.allclose(a.extras[key], b.extras[key], rtol=1e-10, atol=1e-12), key
