@@ -31,9 +31,11 @@ from ..errors import EvaluationError
 
 
 class DeepMonteCarloSweep:
-    """Causal Monte Carlo sweep (see the module docstring).  ``run(delta_in=None)`` as
-    :class:`.deep.DeepLinearSweep.run`; the random draws are fixed at construction (``seed``), so a
-    second run driven by the first one's Δ is the self-consistency check."""
+    """Causal Monte Carlo sweep (see the module docstring).  ``run(delta_in=None)``: the fields are
+    driven by Δ(t) = y − f(t) (causal) or by ``delta_in[t]``; the outputs always follow their own Δ
+    through the kernels the fields produce, and the returned Δ is theirs.  The random draws are fixed
+    at construction (``seed``), so a run driven by a solution's Δ is its self-consistency check, and
+    damped iterations Δ ← (1 − β)Δ + β F[Δ] converge to the causal solution."""
 
     def __init__(self, model, Kx, y, P, gamma0, dt, steps, samples, theta0, seed=0, backend="numpy", device=None):
         self.m, self.Kx, self.y, self.P = model, np.asarray(Kx, float), np.asarray(y, float), P
@@ -155,7 +157,7 @@ class DeepMonteCarloSweep:
             phis.append([xp.numpy(feat[k][t][:, :P]).copy() for k in range(L)])
             gs.append([xp.numpy(grad[k][t][:, :P]).copy() for k in range(L)])
             if t < T:
-                f[t + 1] = f[t] + dt * (ntks[-1] @ deltas[t])
+                f[t + 1] = f[t] + dt * (ntks[-1] @ (self.y - f[t, :P]))       # the output follows its own Δ
                 if not np.all(np.isfinite(f[t + 1])):
                     raise EvaluationError(f"the DMFT outputs diverged at step {t}: lower lr (dt = {dt:g}); the "
                                           "discrete dynamics need dt * lambda_max(NTK) < 2")

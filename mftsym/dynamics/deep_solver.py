@@ -37,10 +37,11 @@ def solve_deep(spec, cfg, x, y, xt, params=None):
     if cfg.backend != "numpy" and solver == "exact":
         raise SpecError("the exact deep solver runs on numpy; use backend = \"numpy\" (or solver = "
                         "\"monte_carlo\" for torch)", "dynamics.backend")
-    if cfg.method != "forward":
-        raise SpecError("the deep DMFT is solved by one causal sweep (method = \"forward\"); its residual is the "
-                        "self-consistency map applied once more. Damped iterations on an open-loop error "
-                        "signal diverge for deep linear networks", "dynamics.method")
+    if cfg.method != "forward" and solver == "exact":
+        raise SpecError("the exact deep solver is one causal sweep (method = \"forward\"): it is exact, and "
+                        "iterations driving its fields with an open-loop error signal diverge for deep linear "
+                        "networks; method = \"iterate\" is available with solver = \"monte_carlo\"",
+                        "dynamics.method")
     xa = np.vstack([x, xt])
     P = len(x)
     Kx = model.input_kernel(xa)
@@ -50,9 +51,25 @@ def solve_deep(spec, cfg, x, y, xt, params=None):
                                     device=cfg.device)
     else:
         sweep = DeepLinearSweep(model, Kx, y, P, cfg.gamma0, cfg.dt, cfg.steps)
-    res = sweep.run()
-    check = sweep.run(delta_in=res["delta"])          # the self-consistency map applied once more
-    iterations = 1
+    if cfg.method == "forward":
+        res = sweep.run()
+        check = sweep.run(delta_in=res["delta"])          # the self-consistency map applied once more
+        iterations = 1
+    else:                                                 # damped iterations from the lazy (NTK) solution
+        theta0 = model.initial_ntk(xa)[:P, :P]
+        delta = np.zeros((cfg.steps + 1, P))
+        delta[0] = y
+        for k in range(cfg.steps):
+            delta[k + 1] = delta[k] - cfg.dt * theta0 @ delta[k]
+        for iterations in range(1, cfg.max_iterations + 1):
+            res = sweep.run(delta_in=delta)
+            step = float(np.max(np.abs(res["delta"] - delta)))
+            delta = (1 - cfg.damping) * delta + cfg.damping * res["delta"]
+            if step <= cfg.tol:
+                break
+        res = sweep.run(delta_in=delta)
+        check = res
+        res = {**res, "delta": delta}
     residual = float(np.max(np.abs(check["delta"] - res["delta"])))
     converged = residual <= max(cfg.tol, 1e-9 * max(1.0, float(np.max(np.abs(y)))))
     f = res["f"]
