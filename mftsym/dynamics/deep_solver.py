@@ -16,6 +16,14 @@ from .deep import DeepLinearSweep, deep_model
 from .deep_mc import DeepMonteCarloSweep
 
 
+def _kinked(phi) -> bool:
+    """φ' jumps (relu, leaky_relu, abs, ...): its almost-everywhere derivative has a step."""
+    import sympy as sp
+    from ..derive.kernels import almost_everywhere_derivative
+    d1 = almost_everywhere_derivative(phi)
+    return any(d1.has(f) for f in (sp.Heaviside, sp.sign, sp.Piecewise))
+
+
 def is_deep(spec) -> bool:
     """More than one hidden layer (the two-layer solver handles exactly one)."""
     from ..spec import Dense
@@ -34,6 +42,13 @@ def solve_deep(spec, cfg, x, y, xt, params=None):
     if solver == "exact" and not model.linear:
         raise SpecError("the exact DMFT solver needs a linear network (its single site is Gaussian); "
                         "use solver = \"monte_carlo\"", "dynamics.solver")
+    if solver == "monte_carlo" and model.depth > 1:
+        kinked = [str(p) for p in model.phis if _kinked(p)]
+        if kinked:
+            raise SpecError(f"the deep Monte Carlo DMFT takes its response functions from pathwise derivatives, which "
+                            f"miss the Dirac mass of phi'' at the kink of {kinked[0]} (its derivative jumps); use a "
+                            "smooth activation (gelu, softplus, tanh, erf, ...), or one hidden layer (no responses "
+                            "needed)", "network.layers")
     if cfg.backend != "numpy" and solver == "exact":
         raise SpecError("the exact deep solver runs on numpy; use backend = \"numpy\" (or solver = "
                         "\"monte_carlo\" for torch)", "dynamics.backend")

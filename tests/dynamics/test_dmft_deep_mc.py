@@ -12,7 +12,7 @@ from tests.dynamics.test_dmft_deep import data, deep_spec, ntk_curve
 from tests.tolerances import DMFT_NTK_LIMIT_ATOL, SLOPE_SIGMAS
 
 
-@pytest.mark.parametrize("act", ["tanh", "relu"])
+@pytest.mark.parametrize("act", ["tanh", "gelu"])
 def test_lazy_limit_deep_nonlinear_is_the_ntk_predictor(act):
     """3 hidden layers, γ₀ = 1e-7, Monte Carlo with 100 samples: outputs at every step equal the NTK
     predictor to 1e-6 (the sampled NTK change is a control variate that vanishes with γ₀)."""
@@ -115,3 +115,12 @@ def test_damped_iterations_agree_with_the_forward_sweep_and_report_nonconvergenc
     assert np.allclose(fwd.extras["test_predictions"], it.extras["test_predictions"], rtol=0, atol=1e-10)
     bad = solve_dmft(deep_spec(3, **spec, method="iterate", max_iterations=2), x, y, xt)
     assert not bad.converged and "residual" in bad.message
+
+
+@pytest.mark.parametrize("act", ["relu", "leaky_relu(0.2)", "abs(x)"])
+def test_kinked_activations_are_refused_with_a_reason(act):
+    """Pathwise responses miss φ'' = Dirac mass at a kink: the deep Monte Carlo solver refuses such φ."""
+    from mftsym.errors import SpecError
+    x, y, xt = data(P=3, Pt=2)
+    with pytest.raises(SpecError, match="Dirac"):
+        solve_dmft(deep_spec(2, act=act, steps=3, samples=20), x, y, xt)
