@@ -29,6 +29,9 @@ import numpy as np
 
 from ..errors import EvaluationError
 
+#: Largest memory (bytes) the Jacobian histories and source projections may take.
+MAX_BYTES = 4 * 2 ** 30
+
 
 class DeepMonteCarloSweep:
     """Causal Monte Carlo sweep (see the module docstring).  ``run(delta_in=None)``: the fields are
@@ -41,6 +44,13 @@ class DeepMonteCarloSweep:
         self.m, self.Kx, self.y, self.P = model, np.asarray(Kx, float), np.asarray(y, float), P
         self.g0, self.dt, self.T, self.S = gamma0, dt, steps, int(samples)
         self.theta0 = np.asarray(theta0, float)            # exact Θ(0), (all points) x (training points)
+        L_, Pa_ = model.depth, len(self.Kx)
+        n_hist = sum((k < L_ - 1) + (k > 0) for k in range(L_)) * 2      # Jacobian histories kept
+        need = 8 * (n_hist * (steps + 1) * P * samples * (steps + 1) * P + 2 * L_ * samples ** 2)
+        if need > MAX_BYTES:
+            raise EvaluationError(f"the deep Monte Carlo DMFT would hold {need / 2**30:.1f} GiB of per-site Jacobians "
+                                  f"(samples {samples} x (steps+1 = {steps + 1} x {P} training points)^2 x {n_hist}); "
+                                  "lower samples, steps or the number of training points")
         self.acts = model.activations(backend)
         self.xp = _Backend(backend, device)
         L, S, Pa = model.depth, self.S, len(self.Kx)

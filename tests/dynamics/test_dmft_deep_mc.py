@@ -124,3 +124,10 @@ def test_kinked_activations_are_refused_with_a_reason(act):
     x, y, xt = data(P=3, Pt=2)
     with pytest.raises(SpecError, match="Dirac"):
         solve_dmft(deep_spec(2, act=act, steps=3, samples=20), x, y, xt)
+
+
+def test_too_large_a_problem_is_refused_before_allocating():
+    from mftsym.errors import EvaluationError
+    x, y, xt = data(P=40, Pt=2)
+    with pytest.raises(EvaluationError, match="GiB"):
+        solve_dmft(deep_spec(3, act="tanh", steps=200, samples=4000), x, y, xt)
