@@ -8,7 +8,8 @@ Keys (all optional but one of ``lr``/``time``):
 * ``steps`` -- number of time steps (default 100);
 * ``loss`` -- ``"mse"`` (½Σ(f − y)², the only one implemented);
 * ``solver`` -- ``"auto"`` (``"exact"`` for a linear network, else ``"monte_carlo"``),
-  ``"exact"`` or ``"monte_carlo"``;
+  ``"exact"`` or ``"monte_carlo"``; ``"deep_exact"``/``"deep_monte_carlo"`` run a two-layer network through the
+  deep solvers (:mod:`.deep`, :mod:`.deep_mc`; networks with more hidden layers always use them);
 * ``samples`` (Monte Carlo draws of the single site, default 4000), ``seed`` (0),
   ``backend`` (``"numpy"`` or ``"torch"``), ``device`` (torch only);
 * ``method`` -- ``"forward"`` (causal sweep, default) or ``"iterate"`` (damped self-consistency
@@ -92,7 +93,8 @@ def dynamics_config(spec, params=None, **overrides) -> DynamicsConfig:
     loss = d.get("loss", "mse")
     if loss != "mse":
         raise SpecError(f"loss {loss!r} is not implemented; use loss = \"mse\"", "dynamics.loss")
-    checks = {"solver": ("auto", "exact", "monte_carlo"), "backend": ("numpy", "torch"),
+    checks = {"solver": ("auto", "exact", "monte_carlo", "deep_exact",
+                                 "deep_monte_carlo"), "backend": ("numpy", "torch"),
               "method": ("forward", "iterate")}
     for key, allowed in checks.items():
         if key in d and d[key] not in allowed:

@@ -25,6 +25,9 @@ def derive_dmft(spec) -> Derivation:
                         "network.parametrization")
     dense = [l for l in net.layers if isinstance(l, Dense)]
     acts = [l for l in net.layers if isinstance(l, Nonlinearity)]
+    if len(dense) > 2:
+        from .equations_deep import derive_dmft_deep
+        return derive_dmft_deep(spec)
     if len(dense) != 2 or len(acts) > 1:
         raise SpecError("the DMFT derivation handles two-layer networks (dense -> activation -> dense)",
                         "network.layers")

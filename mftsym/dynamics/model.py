@@ -94,8 +94,8 @@ def two_layer_model(spec, input_dim: int, params=None) -> TwoLayerModel:
     shape_ok = (len(dense) == 2 and isinstance(layers[0], Dense) and isinstance(layers[-1], Dense)
                 and len(layers) in (2, 3) and (len(layers) == 2 or isinstance(layers[1], Nonlinearity)))
     if not shape_ok:
-        raise SpecError("the DMFT solver handles two-layer networks: dense -> activation -> dense(width 1); "
-                        "deeper networks are not implemented yet", "network.layers")
+        raise SpecError("the two-layer DMFT solver handles dense -> activation -> dense(width 1); "
+                        "deeper fully connected networks go to the deep solver (mftsym/dynamics/deep.py)", "network.layers")
     if not (dense[1].width.is_Integer and int(dense[1].width) == 1):
         raise SpecError(f"the readout must have width 1, got {dense[1].width}", "network.layers[-1].width")
     if dense[1].has_bias:

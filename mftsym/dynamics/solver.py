@@ -95,6 +95,9 @@ def solve_dmft(spec, x_train, y_train, x_test=None, params=None, **overrides):
         raise EvaluationError(f"the DMFT solver needs one output; y_train has shape {np.shape(y_train)}")
     y = y[:, 0]
     xt = np.zeros((0, x.shape[1])) if x_test is None else np.atleast_2d(np.asarray(x_test, float))
+    from .deep_solver import is_deep, solve_deep
+    if is_deep(spec) or cfg.solver in ("deep_exact", "deep_monte_carlo"):
+        return solve_deep(spec, cfg, x, y, xt, params)
     model = two_layer_model(spec, x.shape[1], params)
     xa = np.vstack([x, xt])
     P = len(x)
@@ -174,7 +177,8 @@ def compare_dmft(spec, data, trainer=None) -> dict:
     sol = solve_dmft(replace(spec, dynamics=dyn), data.x_train, data.y_train, data.x_test)
     return {"mean": sol.prediction, "kernel_source": "mftsym.dynamics",
             "loss_curve": [float(v) for v in sol.extras["loss"][:-1]],
-            "order_parameters": dict(sol.order_parameters), "equations": list(EQUATIONS)}
+            "order_parameters": dict(sol.order_parameters),
+            "equations": list(EQUATIONS_DEEP if sol.extras.get("depth", 1) > 1 else EQUATIONS)}
 
 
 def dmft_derivations(spec) -> list:
@@ -185,5 +189,6 @@ def dmft_derivations(spec) -> list:
 
 #: LaTeX lines for reports.
 EQUATIONS = (r"\partial_t f = \Theta(t)\,(y - f),\ \Theta = \sigma_a^2(\Phi + G\circ K^x)",)
+EQUATIONS_DEEP = (r"f(t+dt) = f(t) + dt\,\Theta(t)\,(y - f),\ \Theta = \sum_{k=0}^{L} \tilde\Phi^k \circ G^{k+1}",)
 
 __all__ = ["EQUATIONS", "compare_dmft", "dmft_derivations", "predict_dmft", "solve_dmft"]

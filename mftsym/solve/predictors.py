@@ -53,8 +53,14 @@ def _solve_psd(A, B):
 
 
 def gp_posterior(spec, data, trainer=None) -> dict:
-    """NNGP posterior mean and variance on ``data.x_test`` at noise σ² (trainer or spec)."""
+    """NNGP posterior mean and variance on ``data.x_test`` at noise σ² (trainer or spec).  In ``mu_p`` the
+    posterior is p₀(θ) exp(−γ₀²N Σ(f − y)²/(2σ²)) (the likelihood carries the learning-rate multiplier,
+    docs/theory/dynamics.md): noise σ²/(γ₀²N) with the mu_p kernel, i.e. the ntk GP's mean and its
+    variance over γ₀²N."""
     s2 = noise_var(spec, getattr(trainer, "noise_var", None))
+    if spec.network.parametrization == "mu_p":
+        from ..layers.finite import network_plan
+        s2 = s2 / network_plan(spec, None, np.shape(data.x_train)[1]).lr_multiplier
     K, src = kernel_matrix(spec, data.x_train, kind="nngp")
     ks, _ = kernel_matrix(spec, data.x_test, data.x_train, kind="nngp")
     Kss = kernel_matrix(spec, data.x_test, kind="nngp")[0]

@@ -188,7 +188,7 @@ register_theory(
     "dmft", "mftsym.dynamics:solve_dmft", compare="mftsym.dynamics:compare_dmft",
     derive="mftsym.dynamics:dmft_derivations",
     equations=(r"\partial_t f = \Theta(t)\,(y - f),\ \Theta = \sigma_a^2(\Phi + G\circ K^x)",),
-    summary="dynamical mean-field theory of gradient descent in mu_p (two layers), docs/theory/dynamics.md")
+    summary="dynamical mean-field theory of gradient descent in mu_p (two-layer and deep fully connected), docs/theory/dynamics.md")
 
 __all__ = ["Theory", "compare_by_solving", "get_theory", "register_theory", "solvable_theories", "theory_names",
            "unregister_theory"]

@@ -40,6 +40,13 @@ kernel, whose posterior mean/variance on the test points are closed-form
 less Monte Carlo noise: the readout's noise is gone and what remains is the O(1/√N) fluctuation of
 the hidden-layer kernel, which is what finite-width (1/N) studies need to resolve.
 
+μP (``parametrization = "mu_p"``): the likelihood force carries the learning-rate multiplier γ₀²N that
+gradient descent's step carries (``plan.lr_multiplier``; the runner sets the effective noise σ²/(γ₀²N)),
+so the chain samples p₀(θ) exp(−γ₀²N Σ(f − y)²/(2σ²)).  With f = f_ntk/(γ₀√N) this is, raw parameter
+for raw parameter, the ``ntk`` network's chain on the targets γ₀√N y (same step, same stability
+condition ε λ_max(Θ_ntk)/σ² < 2 at every width); the function-space posterior mean at γ₀ → 0 is the
+ntk GP's, its spread O(1/(γ₀√N)) (docs/theory/dynamics.md).
+
 Burn-in steps are discarded; afterwards every ``thin``-th state is recorded.  Each ensemble member
 is an independent chain (its own generator), so member averages are independent and the
 across-member standard error is honest; split-R̂ over members is reported per test point.

@@ -79,7 +79,9 @@ def _run(spec, data, width, members, trainer, seed, dtype, device, checkpoint_di
         raise EvaluationError(f"the network has {plan.output_dim} outputs but y_train has {data.output_dim} columns")
     ens = EnsembleNetwork(plan, members, dtype, device)
     if trainer.name == "langevin":
-        object.__setattr__(trainer, "_s2", spec_noise_var(spec, trainer.noise_var))
+        # mu_p: the likelihood force carries the learning-rate multiplier gamma0^2 N like GD's step, i.e. the
+        # posterior is p0(theta) exp(-gamma0^2 N sum (f - y)^2 / (2 sigma^2)) (docs/theory/dynamics.md)
+        object.__setattr__(trainer, "_s2", spec_noise_var(spec, trainer.noise_var) / getattr(plan, "lr_multiplier", 1.0))
     xtr = torch.as_tensor(data.x_train, dtype=dtype, device=device)
     ytr = torch.as_tensor(data.y_train, dtype=dtype, device=device)
     xte = torch.as_tensor(data.x_test, dtype=dtype, device=device)
