@@ -17,15 +17,15 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import SpecError
-from .values import noise_value
+from .values import likelihood_multiplier, noise_value
 
 
 # --------------------------------------------------------------------------- kernels
 def noise_var(spec, override=None) -> float:
     """σ² of the likelihood: ``override`` (a trainer's), else the spec's ``[posterior] noise_var``
-    evaluated with its params (:func:`mftsym.solve.values.noise_value`)."""
+    evaluated with its params; in ``mu_p`` divided by γ₀²N (:func:`mftsym.solve.values.noise_value`)."""
     if override is not None:
-        return float(override)
+        return float(override) / likelihood_multiplier(spec)
     if "noise_var" not in (spec.posterior or {}):
         raise SpecError("the spec has no [posterior] noise_var; add one (e.g. noise_var = 0.01) "
                         "or pass noise_var=... to the trainer", "posterior")
@@ -58,9 +58,6 @@ def gp_posterior(spec, data, trainer=None) -> dict:
     docs/theory/dynamics.md): noise σ²/(γ₀²N) with the mu_p kernel, i.e. the ntk GP's mean and its
     variance over γ₀²N."""
     s2 = noise_var(spec, getattr(trainer, "noise_var", None))
-    if spec.network.parametrization == "mu_p":
-        from ..layers.finite import network_plan
-        s2 = s2 / network_plan(spec, None, np.shape(data.x_train)[1]).lr_multiplier
     K, src = kernel_matrix(spec, data.x_train, kind="nngp")
     ks, _ = kernel_matrix(spec, data.x_test, data.x_train, kind="nngp")
     Kss = kernel_matrix(spec, data.x_test, kind="nngp")[0]

@@ -149,9 +149,9 @@ def compare_by_solving(theory: Theory, spec, data, trainer=None) -> dict:
     """The default comparison: solve the theory on ``data`` (its x_train, y_train, x_test) and
     return its posterior mean and variance on the test points.  The likelihood variance is the
     spec's ``[posterior] noise_var``; a trainer with a different ``noise_var`` is refused."""
-    from .values import noise_value
+    from .values import raw_noise_value
     s2 = getattr(trainer, "noise_var", None)
-    if s2 is not None and abs(float(s2) - noise_value(spec)) > 1e-12 * max(1.0, abs(float(s2))):
+    if s2 is not None and abs(float(s2) - raw_noise_value(spec)) > 1e-12 * max(1.0, abs(float(s2))):
         raise SpecError(f"the trainer's noise_var={s2} differs from the spec's [posterior] noise_var; "
                         f"{theory.name} reads the spec: set it there", "posterior.noise_var")
     pred = theory.predict(spec, data.x_train, data.y_train, data.x_test)

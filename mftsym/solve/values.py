@@ -35,13 +35,31 @@ def noise_expression(spec) -> sp.Expr:
     return parse_expression(post["noise_var"], "posterior.noise_var")
 
 
-def noise_value(spec, params=None) -> float:
+def raw_noise_value(spec, params=None) -> float:
+    """σ² of ``[posterior] noise_var`` as written (what a trainer's ``noise_var`` is compared with)."""
     v = _value(noise_expression(spec), spec, "posterior.noise_var", params)
     if v <= 0:
         raise SpecError(f"noise_var must be positive, got {v}", "posterior.noise_var")
     return v
 
 
+def likelihood_multiplier(spec, params=None) -> float:
+    """γ₀²N for a ``mu_p`` spec (N the readout's fan-in), 1 otherwise.  In μP the likelihood carries
+    gradient descent's learning-rate multiplier, p(θ|D) ∝ p₀(θ) exp(−γ₀²N Σ(f − y)²/(2σ²))
+    (docs/theory/dynamics.md, "Langevin under μP"), so every Bayesian theory of a μP spec sees the
+    effective noise σ²/(γ₀²N) with the μP kernels -- the same posterior the Langevin trainer samples."""
+    if spec.network.parametrization != "mu_p":
+        return 1.0
+    from ..layers.finite import network_plan
+    return float(network_plan(spec, None, None, params).lr_multiplier)
+
+
+def noise_value(spec, params=None) -> float:
+    """The likelihood variance every Bayesian theory uses: ``raw_noise_value`` divided by
+    :func:`likelihood_multiplier` (σ² itself except in ``mu_p``)."""
+    return raw_noise_value(spec, params) / likelihood_multiplier(spec, params)
+
+
 value = _value
 
-__all__ = ["noise_expression", "noise_value", "value"]
+__all__ = ["likelihood_multiplier", "noise_expression", "noise_value", "raw_noise_value", "value"]

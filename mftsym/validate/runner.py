@@ -16,7 +16,7 @@ from ..spec import Spec
 from .checkpoint import load_checkpoint, save_checkpoint
 from .data import as_dataset
 from .observables import teacher_overlaps
-from .theory import noise_var as spec_noise_var
+from ..solve.values import raw_noise_value
 from .torch_network import EnsembleNetwork, member_generators, network_plan
 
 
@@ -81,7 +81,8 @@ def _run(spec, data, width, members, trainer, seed, dtype, device, checkpoint_di
     if trainer.name == "langevin":
         # mu_p: the likelihood force carries the learning-rate multiplier gamma0^2 N like GD's step, i.e. the
         # posterior is p0(theta) exp(-gamma0^2 N sum (f - y)^2 / (2 sigma^2)) (docs/theory/dynamics.md)
-        object.__setattr__(trainer, "_s2", spec_noise_var(spec, trainer.noise_var) / getattr(plan, "lr_multiplier", 1.0))
+        raw = float(trainer.noise_var) if trainer.noise_var is not None else raw_noise_value(spec)
+        object.__setattr__(trainer, "_s2", raw / getattr(plan, "lr_multiplier", 1.0))
     xtr = torch.as_tensor(data.x_train, dtype=dtype, device=device)
     ytr = torch.as_tensor(data.y_train, dtype=dtype, device=device)
     xte = torch.as_tensor(data.x_test, dtype=dtype, device=device)

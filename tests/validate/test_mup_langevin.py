@@ -58,3 +58,26 @@ def test_mup_gp_theory_is_the_ntk_gp_mean():
         n = gp_posterior(replace(spec("ntk", N, 0.7)), d)
         assert np.allclose(m["mean"], n["mean"], rtol=1e-10, atol=1e-12)
         assert np.allclose(m["var"] * 0.49 * N, n["var"], rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("kind", ["gp", "kernel_renormalization"])
+def test_every_bayesian_theory_of_a_mup_spec_sees_the_effective_noise(kind):
+    """One rule for every Bayesian theory (mftsym.solve.values.noise_value): a μP spec at σ² has the
+    posterior of the ntk network on the targets γ₀√N y (same σ²), so its prediction is the ntk one on
+    those targets divided by γ₀√N -- for the GP (linear in y: the ntk GP mean on y) and for kernel
+    renormalization (nonlinear in y: the μP network learns features as the ntk one does on larger
+    targets).  The `mftsym solve` path and the validation comparison agree."""
+    from mftsym.solve.registry import get_theory
+    from mftsym.solve.values import likelihood_multiplier, noise_value, raw_noise_value
+    d = SimpleNamespace(**data())
+    N, g0 = 128, 0.7
+    mup, ntk = spec("mu_p", N, g0), spec("ntk", N, g0)
+    assert likelihood_multiplier(mup) == pytest.approx(g0 ** 2 * N)
+    assert noise_value(mup) == pytest.approx(raw_noise_value(mup) / (g0 ** 2 * N))
+    assert noise_value(ntk) == raw_noise_value(ntk) == 0.05
+    scale = g0 * np.sqrt(N)
+    m = np.ravel(get_theory(kind).predict(mup, d.x_train, d.y_train, d.x_test)["mean"])
+    n = np.ravel(get_theory(kind).predict(ntk, d.x_train, scale * d.y_train, d.x_test)["mean"]) / scale
+    assert np.allclose(m, n, rtol=1e-6, atol=1e-9)
+    if kind == "gp":
+        assert np.allclose(m, np.ravel(gp_posterior(mup, d)["mean"]), rtol=1e-10, atol=1e-12)
