@@ -446,7 +446,7 @@ def neuron_action_brute(u, v, model, tau, r0, r2, A=None):
     return prior - 0.5 * D / (model.N / model.sa2 + E) + P / 2 * np.log1p(model.sa2 * E / model.N)
 
 
-__all__ = ["ModeModel", "kernel_inverse_matrix", "mode_model", "neuron_action_brute", "phase_action_theory",
+__all__ = ["ModeModel", "gaussian_kernel_state", "kernel_inverse_matrix", "mode_model", "neuron_action_brute", "phase_action_theory",
            "plane_wave_eigenvalues", "solve_modular_addition_phases", "sweep_modular_addition_phases"]
 
 
