@@ -33,6 +33,12 @@ SIGMA2 = [5e-4, 1e-3, 1.5e-3, 2e-3, 3e-3]
 CHAINS, STEPS, BURN, THIN, ETA = 2, 6000, 2000, 50, 2e-3
 PLANT, X_PLANT = 0.10, 100.0                     # chain 1: fraction planted on one mode, at power x = |U_q|²
 QUICK = "--quick" in sys.argv
+OUT = "results_quick.json" if QUICK else "results.json"
+if "--width" in sys.argv:          # width check: python run.py --width N SIGMA2 STEPS (writes results_N{N}_s{SIGMA2}.json)
+    i = sys.argv.index("--width")
+    N, SIGMA2, STEPS = int(sys.argv[i + 1]), [float(sys.argv[i + 2])], int(sys.argv[i + 3])
+    BURN = STEPS // 3
+    OUT = f"results_N{N}_s{SIGMA2[0]:g}.json"
 if QUICK:
     SIGMA2, CHAINS, STEPS, BURN = [1e-3], 2, 600, 100
 
@@ -125,5 +131,5 @@ for s2 in SIGMA2:
     row["p_chain_difference"] = per_chain[-1]["p"][0] - per_chain[0]["p"][0]        # planted − prior start
     rows.append(row)
     print(json.dumps({k: v for k, v in row.items() if k != "chains"}), flush=True)
-(HERE / ("results_quick.json" if QUICK else "results.json")).write_text(json.dumps(
+(HERE / OUT).write_text(json.dumps(
     {"P": P, "N": N, "chains": CHAINS, "steps": STEPS, "burn_in": BURN, "eta": ETA, "rows": rows}, indent=1))
