@@ -285,7 +285,7 @@ def solve_modular_addition_phases(spec, params=None, grid=100) -> Solution:
     self-consistent fractions (hysteresis) the one continued from the Gaussian phase (lowest p) is returned and
     the others are listed in ``extras["p_roots"]``."""
     model = mode_model(spec, params, grid)
-    st0 = model.state(0.0)
+    st0 = gaussian_kernel_state(model)
     if st0["drive"] < -25:           # p = e^{drive} < 1e-11 leaves the kernel unchanged: the p → 0 state is exact
         z = st0["drive"]
         v = np.array([st0["lambda_t"] / model.noise, 1 / (st0["rho2"] * model.noise) - 1,
@@ -316,10 +316,38 @@ def solve_modular_addition_phases(spec, params=None, grid=100) -> Solution:
                             "x_star": c["x"] if c else None})
 
 
-def gaussian_kernel_state(model):
+def gaussian_kernel_state(model, tol=1e-12):
     """The state at p = 0 (every neuron in the Gaussian basin): its drive ln M + ln Z_c − ln Z_g and whether
-    S_q has a condensed minimum there."""
-    return model.state(0.0)
+    S_q has a condensed minimum there.
+
+    At p = 0 only Λ_t is self-consistent (Λ₂ = 0, Λ₀ = σ̃_a²σ_w⁴(1 + 1/P + 1/P²)), and the loop is one equation
+    Λ_t = F(Λ_t) = (4σ̃_a²/P²)⟨xy⟩_g(τ = 1/(Λ_t + σ²)) with F decreasing (a larger Λ_t lowers τ and the gain), so it
+    has exactly one root in [0, F(0)], found here by bracketing (Brent).  The damped fixed point of
+    :meth:`ModeModel.state` oscillates instead of converging where F is steep (|F'| > 3, σ² ≲ 5e−4 at P = 11):
+    unconverged states flipped the drive and the existence of the condensed minimum and made the transition
+    locator report spurious spinodal / first-order pairs deep in the mixed phase.  ``barrier`` is the height of
+    the diagonal barrier of S_q above S_q(0) (None without a condensed minimum): the Gaussian basin is metastable
+    while it is large."""
+    from scipy.optimize import brentq
+    s2, P = model.noise, model.P
+    r2, r0 = 1 / s2, 1 / (model.lambda00_gauss + s2)
+    c = 4 * model.sa2 / P ** 2
+
+    def excess(lt):
+        return lt - c * model.region_moments(1 / (lt + s2), r0, r2)["gauss"]["xy"]
+    hi = -excess(0.0)                           # = F(0) > 0; excess(F(0)) = F(0) − F(F(0)) ≥ 0
+    lt = brentq(excess, 0.0, hi, xtol=tol * hi, rtol=1e-13) if excess(hi) > 0 else hi
+    tau = 1 / (lt + s2)
+    mo = model.region_moments(tau, r0, r2)
+    drive = np.log(model.M) + mo["cond"]["lnZ"] - mo["gauss"]["lnZ"]
+    cond = model.condensed_minimum(tau, r0, r2)
+    barrier = None
+    if cond is not None:
+        rb = cond["barrier"]
+        barrier = float(model.action(rb, rb, tau, r0, r2) - model.action(0.0, 0.0, tau, r0, r2))
+    return {"p": 0.0, "h": -np.inf, "drive": float(drive), "tau": tau, "rho0": r0, "rho2": r2, "lambda_t": lt,
+            "fbar": float(lt * tau), "condensed": cond, "moments": mo, "xy_gauss": mo["gauss"]["xy"],
+            "iterations": 0, "residual": float(abs(excess(lt)) / (lt + s2)), "barrier": barrier}
 
 
 def sweep_modular_addition_phases(spec, param, values, grid=100) -> dict:
@@ -342,8 +370,11 @@ def sweep_modular_addition_phases(spec, param, values, grid=100) -> dict:
     st0 = [g0(v) for v in values]
     dv = [s["drive"] for s in st0]
     ex = [s["condensed"] is not None for s in st0]
+    ok = [s["residual"] < 1e-8 for s in st0]      # compare only solved p = 0 states (see gaussian_kernel_state)
     for i in range(len(values) - 1):
         a, b = values[i], values[i + 1]
+        if not (ok[i] and ok[i + 1]):
+            continue
         if ex[i] != ex[i + 1]:
             transitions.append({"value": _bisect(exists, a, b), "kind": "spinodal", "bracket": [a, b],
                                 "definition": "the condensed single-mode minimum of S_q appears at the Gaussian-phase "
@@ -415,7 +446,7 @@ def neuron_action_brute(u, v, model, tau, r0, r2, A=None):
     return prior - 0.5 * D / (model.N / model.sa2 + E) + P / 2 * np.log1p(model.sa2 * E / model.N)
 
 
-__all__ = ["ModeModel", "kernel_inverse_matrix", "mode_model", "neuron_action_brute", "phase_action_theory",
+__all__ = ["ModeModel", "gaussian_kernel_state", "kernel_inverse_matrix", "mode_model", "neuron_action_brute", "phase_action_theory",
            "plane_wave_eigenvalues", "solve_modular_addition_phases", "sweep_modular_addition_phases"]
 
 

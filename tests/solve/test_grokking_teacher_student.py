@@ -96,6 +96,14 @@ def test_infinite_d_transition_on_the_paper_path(treatment, expected):
     # independent: a brute-force grid minimum of s at τ^G changes sign across the located value
     lo, hi = _brute_gap(spec, t["value"] - 2e-3), _brute_gap(spec, t["value"] + 2e-3)
     assert lo < 0 < hi
+    # against the paper's printed critical interaction u_c ≈ 30.2 (Claim I, ε = −0.3), u = n²σ_a²/(σ⁴dN) with the
+    # readout-kernel variance σ_a² = 8/N: the paper-treatment degeneracy point matches it, its spinodal and the
+    # relaxed treatment do not (docs/theory/grokking.md §2)
+    u = lambda s2: 3000 ** 2 * (8 / 700) / (s2 ** 2 * 150 * 700)      # noqa: E731
+    if treatment == "paper":
+        assert u(t["value"]) == pytest.approx(30.2, rel=0.02) and abs(u(sp_["value"]) / 30.2 - 1) > 0.1
+    else:
+        assert abs(u(t["value"]) / 30.2 - 1) > 0.25
 
 
 def test_sweep_reports_both_definitions_and_the_treatment_shift():

@@ -10,6 +10,11 @@ y_q = |V_q|² of every first-layer neuron; the condensed fraction p (neurons wit
 theory's split); the share of a condensed neuron's power on its top mode; the learned fraction of the target
 fbar = Σ_c y_c·f̄_c / Σ_c |y_c|² of the posterior-mean predictor.  Theory: solve_modular_addition_phases at the
 same P, N.  Writes results.json and phases.png.  Runtime about 4 minutes on one core (``--quick``: a 20-second smoke run).
+
+Two chains per sigma2 from opposite sides: chain 0 from the prior (every neuron Gaussian), chain 1 with 10 % of the
+neurons planted on a random Fourier mode at the theory's x* (random phases).  The theory has one self-consistent
+state at each sigma2 (no hysteresis), so the two chains agreeing is the equilibration check.  Error bars: batch
+means within each chain (5 batches of the thinned post-burn-in samples), combined over the two chains.
 """
 import json
 import math
@@ -24,11 +29,18 @@ torch.set_num_threads(1)
 HERE = Path(__file__).parent
 ROOT = HERE.parents[1]
 P, N, SW2, SA2 = 11, 1000, 1.0, 1.0
-SIGMA2 = [1e-2, 1e-3, 1e-4]
-CHAINS, STEPS, BURN, THIN, ETA = 2, 8000, 4000, 100, 2e-3
+SIGMA2 = [5e-4, 1e-3, 1.5e-3, 2e-3, 3e-3]
+CHAINS, STEPS, BURN, THIN, ETA = 2, 6000, 2000, 50, 2e-3
+PLANT, X_PLANT = 0.10, 100.0                     # chain 1: fraction planted on one mode, at power x = |U_q|²
 QUICK = "--quick" in sys.argv
+OUT = "results_quick.json" if QUICK else "results.json"
+if "--width" in sys.argv:          # width check: python run.py --width N SIGMA2 STEPS (writes results_N{N}_s{SIGMA2}.json)
+    i = sys.argv.index("--width")
+    N, SIGMA2, STEPS = int(sys.argv[i + 1]), [float(sys.argv[i + 2])], int(sys.argv[i + 3])
+    BURN = STEPS // 3
+    OUT = f"results_N{N}_s{SIGMA2[0]:g}.json"
 if QUICK:
-    SIGMA2, CHAINS, STEPS, BURN = [1e-3], 2, 400, 200
+    SIGMA2, CHAINS, STEPS, BURN = [1e-3], 2, 600, 100
 
 a, b = np.meshgrid(np.arange(P), np.arange(P), indexing="ij")
 X = np.zeros((P * P, 2 * P))
@@ -48,7 +60,16 @@ def log_post(W, s2):
 
 def chain(s2, seed):
     g = torch.Generator().manual_seed(seed)
-    W = (torch.randn(N, 2 * P, generator=g, dtype=torch.float64) * math.sqrt(SW2 / (2 * P))).requires_grad_()
+    W = torch.randn(N, 2 * P, generator=g, dtype=torch.float64) * math.sqrt(SW2 / (2 * P))
+    if seed % 2:                                  # planted start: a fraction of neurons on one mode each
+        rng = np.random.default_rng(seed)
+        amp, idx = 2 * math.sqrt(X_PLANT) / P, rng.choice(N, int(PLANT * N), replace=False)
+        ar = np.arange(P)
+        for i in idx:
+            q, al, be = rng.integers(1, (P + 1) // 2), *rng.uniform(0, 2 * np.pi, 2)
+            W[i, :P] = torch.tensor(amp * np.cos(2 * np.pi * q * ar / P + al))
+            W[i, P:] = torch.tensor(amp * np.cos(2 * np.pi * q * ar / P + be))
+    W.requires_grad_()
     samples, fbar = [], []
     for t in range(STEPS):
         lp, K, alpha = log_post(W, s2)
@@ -74,28 +95,41 @@ def theory(s2):
             "x_star": s.extras["x_star"]}
 
 
+def batch_mean_se(series, batches=5):
+    """Mean and standard error of a thinned chain by batch means."""
+    series = np.asarray(series, dtype=float)
+    m = np.array([b.mean() for b in np.array_split(series, batches)])
+    return float(m.mean()), float(m.std(ddof=1) / math.sqrt(batches))
+
+
+def combine(stats):
+    """Mean over chains of (mean, se) pairs, se added in quadrature."""
+    mu = np.mean([m for m, _ in stats])
+    return float(mu), float(math.sqrt(sum(se ** 2 for _, se in stats)) / len(stats))
+
+
 rows, t0 = [], time.time()
 split = 40 * SW2 / 2                                 # x + y > 40/λ, λ = 2/σ_w²
 for s2 in SIGMA2:
-    ps, fb, top, xs, drift = [], [], [], [], []
+    per_chain = []
     for c in range(CHAINS):
-        smp, f = chain(s2, 100 * c + 7)
+        smp, f = chain(s2, 100 * c + 7 + c)                          # seeds 7 (prior start), 108 (planted start)
         tot = smp[:, 0] / 2 + smp[:, 1] / 2                         # x_q + y_q per neuron and mode, (S, N, M)
-        cond = tot.max(-1) > split
-        ps.append(cond.mean())
-        half = len(cond) // 2
-        drift.append(float(cond[half:].mean() - cond[:half].mean()))          # equilibration check
-        fb.append(f.mean())
-        if cond.any():
-            top.append(float(np.mean(tot.max(-1)[cond] / tot.sum(-1)[cond])))
-            xs.append(float(np.mean(tot.max(-1)[cond] / 2)))
+        cond = tot.max(-1) > split                                  # (S, N)
+        share = [float(np.mean(tot[k].max(-1)[cond[k]] / tot[k].sum(-1)[cond[k]])) for k in range(len(cond))
+                 if cond[k].any()]
+        xc = [float(np.mean(tot[k].max(-1)[cond[k]] / 2)) for k in range(len(cond)) if cond[k].any()]
+        per_chain.append({"start": "planted" if c % 2 else "prior", "p_trace": cond.mean(1).tolist(),
+                          "p": batch_mean_se(cond.mean(1)), "fbar": batch_mean_se(f),
+                          "top_mode_share": batch_mean_se(share) if len(share) >= 5 else None,
+                          "x_condensed": batch_mean_se(xc) if len(xc) >= 5 else None})
     th = theory(s2)
-    row = {"sigma2": s2, "p": float(np.mean(ps)), "p_se": float(np.std(ps, ddof=1) / math.sqrt(CHAINS)),
-           "fbar": float(np.mean(fb)), "fbar_se": float(np.std(fb, ddof=1) / math.sqrt(CHAINS)),
-           "p_drift_second_minus_first_half": float(np.mean(drift)),
-           "top_mode_share": float(np.mean(top)) if top else None, "x_condensed": float(np.mean(xs)) if xs else None,
-           "theory": th, "seconds": time.time() - t0}
+    row = {"sigma2": s2, "theory": th, "seconds": time.time() - t0, "chains": per_chain}
+    for key in ("p", "fbar", "top_mode_share", "x_condensed"):
+        got = [ch[key] for ch in per_chain if ch[key] is not None]
+        row[key], row[key + "_se"] = combine(got) if got else (None, None)
+    row["p_chain_difference"] = per_chain[-1]["p"][0] - per_chain[0]["p"][0]        # planted − prior start
     rows.append(row)
-    print(json.dumps(row), flush=True)
-(HERE / ("results_quick.json" if QUICK else "results.json")).write_text(json.dumps(
+    print(json.dumps({k: v for k, v in row.items() if k != "chains"}), flush=True)
+(HERE / OUT).write_text(json.dumps(
     {"P": P, "N": N, "chains": CHAINS, "steps": STEPS, "burn_in": BURN, "eta": ETA, "rows": rows}, indent=1))
