@@ -90,6 +90,7 @@ def chain_statistics(out, theta=0.7):
             "m_eff_second_half": meff[:, half:].mean(1).tolist(),
             "m_he3": participation(t * t).mean(1).tolist(), "m_50": m_frac(q, 0.5).mean(1).tolist(),
             "n_spec_avg": (cos > theta).sum(-1).mean(1).tolist(),
+            "q_frac_aligned": ((q * (cos > theta)).sum(-1) / q.sum(-1)).mean(1).tolist(),   # diagnostic
             "n_spec_final": (np.abs(out["overlap"]) / np.sqrt(out["norm2"]) > theta).sum(-1).tolist(),
             "n_samples": int(meff.shape[1])}
 
