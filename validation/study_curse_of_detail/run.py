@@ -401,6 +401,46 @@ def b3_slope(rows, key, d=B3_D, per_alignment=False, prior_subtract=None, boots=
             "values": [float(v) for v in full], "sqrt_N_over_d": np.exp(x).tolist()}
 
 
+def b3_rep_fit(rows, key, boots=2000, seed=0, per_alignment=False):
+    """Slope of log(mean over data sets of the per-data-set chain mean of key) against log sqrt(N/d);
+    error: bootstrap over the data sets within each width."""
+    Ns = sorted({r["N"] for r in rows})
+    x = np.log(np.sqrt(np.array(Ns) / B3_D))
+    sub = (lambda N: prior_false_positives(B3_D, N, THETA)) if key.startswith("n_spec") else (lambda N: 0.0)  # noqa: E731
+    per = [np.array([(np.mean(r[key]) - sub(N)) / (np.mean(r["align"]) if per_alignment else 1.0)
+                     for r in rows if r["N"] == N]) for N in Ns]
+    fit = lambda ms: float(np.polyfit(x, np.log(ms), 1)[0])     # noqa: E731
+    rng = np.random.default_rng(seed)
+    bs = [fit([v[rng.integers(0, len(v), len(v))].mean() for v in per]) for _ in range(boots)]
+    return {"slope": fit([v.mean() for v in per]), "slope_se": float(np.std(bs)),
+            "values": [float(v.mean()) for v in per], "draw_sd": [float(v.std(ddof=1)) for v in per],
+            "align": [[float(np.mean(r["align"])) for r in rows if r["N"] == N] for N in Ns]}
+
+
+def b3_joint_fit(rows, key, boots=2000, seed=0):
+    """Post hoc (chosen after the main run): every (N, P, data set) point of the pilot, main and
+    replicate runs, log M = c + b log sqrt(N/d) + g log A on the point means; b is the width exponent
+    at fixed alignment. Error: bootstrap over the points (each has its own data set)."""
+    X, Y, pts = [], [], []
+    for r in rows:
+        m, a = np.mean(r[key]), np.mean(r["align"])
+        if key.startswith("n_spec"):
+            m -= prior_false_positives(B3_D, r["N"], THETA)
+        if m <= 0 or a <= 0:
+            continue
+        X.append([1.0, np.log(np.sqrt(r["N"] / B3_D)), np.log(a)])
+        Y.append(np.log(m))
+        pts.append((r["N"], a, m))
+    X, Y = np.array(X), np.array(Y)
+    coef = np.linalg.lstsq(X, Y, rcond=None)[0]
+    rng = np.random.default_rng(seed)
+    bs = np.array([np.linalg.lstsq(X[i], Y[i], rcond=None)[0]
+                   for i in (rng.integers(0, len(Y), len(Y)) for _ in range(boots))])
+    return {"b_width": float(coef[1]), "b_width_se": float(bs[:, 1].std()), "g_align": float(coef[2]),
+            "g_align_se": float(bs[:, 2].std()), "points": len(Y),
+            "rms_residual": float(np.sqrt(np.mean((Y - X @ coef) ** 2))), "data": pts, "intercept": float(coef[0])}
+
+
 def make_b3_report():
     from neurons import prior_m_eff
     rows, seconds = b3_rows("rows_b3")
@@ -432,6 +472,13 @@ def make_b3_report():
            "fits": fits, "table": table, "seconds": seconds,
            "pilot": [{"N": r["N"], "P": r["P"], "align": float(np.mean(r["align"])), "m_eff": float(np.mean(r["m_eff"]))}
                      for r in sorted(pilot, key=lambda r: (r["N"], r["P"]))]}
+    rep_rows, rep_secs = b3_rows("rows_b3rep")
+    if rep_rows:
+        rep["replicates"] = {k: b3_rep_fit(rep_rows, k) for k in ("m_eff", "m_he3", "m_50", "n_spec_avg")}
+        rep["replicates"]["m_eff_per_alignment"] = b3_rep_fit(rep_rows, "m_eff", per_alignment=True)
+        rep["replicates"]["seconds"] = rep_secs
+    allrows = pilot + rows + rep_rows
+    rep["post_hoc_joint"] = {k: b3_joint_fit(allrows, k) for k in ("m_eff", "m_he3", "m_50", "n_spec_avg")}
     (HERE / "b3_report.json").write_text(json.dumps(rep, indent=1) + "\n")
     b3_plot(rep)
     print(json.dumps({k: {kk: vv for kk, vv in v.items() if kk != "sqrt_N_over_d"} for k, v in fits.items()}, indent=1))
@@ -443,7 +490,7 @@ def b3_plot(rep):
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    fig, axes = plt.subplots(1, 3, figsize=(13, 3.9))
+    fig, axes = plt.subplots(1, 4, figsize=(17, 3.9))
     ax = axes[0]
     for N in B3_N:
         ps = [p for p in rep["pilot"] if p["N"] == N]
@@ -466,6 +513,10 @@ def b3_plot(rep):
         f = rep["fits"]["threshold_sample_avg" if key == "n_spec_avg" else key]
         ax.errorbar(x, v, e, marker="o", ms=4, capsize=2, label=f"{lab}: slope {f['slope']:.2f} ± {f['slope_se']:.2f}")
     ax.plot(x, [t["prior_m_eff"] for t in rep["table"]], "k:", label="M_eff under the prior")
+    if "replicates" in rep:
+        f = rep["replicates"]["m_eff"]
+        ax.plot(x * 1.04, f["values"], "s", mfc="none", color="C0",
+                label=f"M_eff, 4 data sets: slope {f['slope']:.2f} ± {f['slope_se']:.2f}")
     m = np.array([t["m_eff"] for t in rep["table"]])
     ax.plot(x, np.exp(np.mean(np.log(m) - np.log(x))) * x, "k--", lw=0.8, label="slope 1 (derived)")
     ax.set_xscale("log")
@@ -473,7 +524,8 @@ def b3_plot(rep):
     ax.set_xlabel("sqrt(N/d)")
     ax.set_ylabel("specialised neurons")
     ax.legend(fontsize=6)
-    ax.set_title(f"d = {B3_D}, A ~ {B3_A0}, {B3_MEMBERS} chains", fontsize=9)
+    al = [t["align"] for t in rep["table"]]
+    ax.set_title(f"main run: d = {B3_D}, {B3_MEMBERS} chains, measured A = {min(al):.2f}…{max(al):.2f}", fontsize=9)
     ax = axes[2]
     for key, lab in (("m_eff_first_half", "first half of samples"), ("m_eff_second_half", "second half")):
         ax.plot(x, [t[key] for t in rep["table"]], "o-", ms=4, label=lab)
@@ -483,6 +535,20 @@ def b3_plot(rep):
     ax.set_ylabel("M_eff")
     ax.set_title("drift check", fontsize=9)
     ax.legend(fontsize=7)
+    ax = axes[3]
+    for i, (key, lab) in enumerate((("m_eff", "M_eff"), ("m_he3", "He3-share"), ("m_50", "M_50"))):
+        j = rep["post_hoc_joint"][key]
+        N, A, M = (np.array(v, float) for v in zip(*j["data"]))
+        ax.plot(np.sqrt(N / B3_D) * (1 + 0.03 * i), M * (B3_A0 / A) ** j["g_align"], "o", ms=3, color=f"C{i}",
+                label=f"{lab} x (A0/A)^{j['g_align']:.2f}: b = {j['b_width']:.2f} ± {j['b_width_se']:.2f}")
+        xx = np.sqrt(np.array(sorted(set(N))) / B3_D)
+        ax.plot(xx, np.exp(j["intercept"]) * B3_A0 ** j["g_align"] * xx ** j["b_width"], "-", color=f"C{i}", lw=0.8)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("sqrt(N/d)")
+    ax.set_ylabel(f"count at A = {B3_A0} (fitted)")
+    ax.set_title("post hoc: log M = c + b log sqrt(N/d) + g log A, all points", fontsize=9)
+    ax.legend(fontsize=6)
     fig.tight_layout()
     fig.savefig(HERE / "specialists_b3.png", dpi=110)
     plt.close(fig)
