@@ -13,6 +13,9 @@ Scaled-down CPU study (two parts of a few minutes each on one core; see README.m
     python validation/study_curse_of_detail/run.py steps   # equilibration check: 2x steps at d = 16 (~1.5 min)
     python validation/study_curse_of_detail/run.py b       # study B (~1.5 min)
     python validation/study_curse_of_detail/run.py b2      # study B2 (declared after B; ~1 min)
+    python validation/study_curse_of_detail/run.py b3pilot [i/k]  # B3 pilot (alignment vs P per N; part i of k)
+    python validation/study_curse_of_detail/run.py b3      # B3 main run at the pilot's P_N
+    python validation/study_curse_of_detail/run.py b3report  # B3 fits, b3_report.json, specialists_b3.png
     python validation/study_curse_of_detail/run.py report  # fits, report.json, *.png (seconds)
 """
 
@@ -28,6 +31,7 @@ import torch
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parents[1]))
+sys.path.insert(0, str(HERE))
 
 from mftsym import Spec  # noqa: E402
 from mftsym.validate.data import teacher_data  # noqa: E402
@@ -288,11 +292,275 @@ def make_report():
         print(json.dumps({k: v for k, v in report[part].items() if k != "rows"}, indent=1))
 
 
+# --------------------------------------------------------------------------- study B3 (README.md, declared)
+B3_D, B3_N = 8, (16, 32, 64, 128, 256)
+B3_PILOT_C = (3, 4.5, 6.5, 9.5, 14)
+B3_A0 = 0.3
+B3_MEMBERS, B3_STEPS = 16, 8000
+
+
+def sample_b3(d, N, P, seed, members, steps):
+    from neurons import NeuronTrace, chain_statistics
+    data = teacher_data(P, 1000, d, teacher="hermite", degree=3, seed=seed)
+    tr = NeuronTrace(step_size=step_size(P), steps=steps, burn_in=steps // 2, thin=10,
+                     rao_blackwell=False).with_direction(data.teacher_direction)
+    r = run_ensemble(spec(), data, N, members, tr, seed=seed, dtype="float32")
+    y = data.y_test[:, 0]
+    align = r["mean_f"][..., 0] @ y / (y @ y)
+    return {"d": d, "N": N, "P": P, "members": members, "steps": steps, "align": align.tolist(),
+            **chain_statistics(r, THETA), "train_mse": (2 * np.asarray(r["train_loss"]) / P).tolist()}
+
+
+def run_b3_pilot(part="1/1"):
+    i, k = (int(x) for x in part.split("/"))
+    jobs = [(N, c) for N in B3_N for c in B3_PILOT_C][i - 1::k]
+    t0 = time.time()
+    rows = [sample_b3(B3_D, N, int(round(c * np.sqrt(N * B3_D))), SEED + 3000 + 10 * N + j, 4, 4000)
+            for j, (N, c) in enumerate(jobs)]
+    (HERE / f"rows_b3_pilot_{i}of{k}.json").write_text(json.dumps({"rows": rows, "seconds": round(time.time() - t0, 1)}) + "\n")
+
+
+def b3_pilot_rows():
+    rows = []
+    for f in sorted(HERE.glob("rows_b3_pilot_*.json")):
+        rows += json.loads(f.read_text())["rows"]
+    return rows
+
+
+def b3_choose_P(rows, N):
+    """The declared rule: running maximum of the pilot's mean alignment in P, linear in log P, first
+    crossing of B3_A0 (the largest pilot P if it never gets there)."""
+    rs = sorted((r for r in rows if r["N"] == N), key=lambda r: r["P"])
+    P = np.array([r["P"] for r in rs], float)
+    A = np.maximum.accumulate([np.mean(r["align"]) for r in rs])
+    above = np.nonzero(A >= B3_A0)[0]
+    if len(above) == 0:
+        return int(P[-1])
+    j = above[0]
+    if j == 0:
+        return int(P[0])
+    lp = np.log(P[j - 1]) + (B3_A0 - A[j - 1]) / (A[j] - A[j - 1]) * (np.log(P[j]) - np.log(P[j - 1]))
+    return int(round(np.exp(lp)))
+
+
+def run_b3(widths=None):
+    """Main run (widths: comma-separated subset, to split the work over processes; rows_b3_N*.json)."""
+    pilot = b3_pilot_rows()
+    Ns = [int(n) for n in widths.split(",")] if widths else list(B3_N)
+    t0 = time.time()
+    rows = [sample_b3(B3_D, N, b3_choose_P(pilot, N), SEED + 5000 + N, B3_MEMBERS, B3_STEPS) for N in Ns]
+    name = "_".join(str(n) for n in Ns)
+    (HERE / f"rows_b3_N{name}.json").write_text(json.dumps({"rows": rows, "seconds": round(time.time() - t0, 1)}) + "\n")
+
+
+def run_b3_replicates(widths=None):
+    """Data-draw check (declared after the pilot, before the main run was seen): at the same P_N,
+    4 fresh data sets x 4 chains x 4000 steps per width."""
+    pilot = b3_pilot_rows()
+    Ns = [int(n) for n in widths.split(",")] if widths else list(B3_N)
+    t0 = time.time()
+    rows = [{**sample_b3(B3_D, N, b3_choose_P(pilot, N), SEED + 7000 + 10 * N + k, 4, 4000), "draw": k}
+            for N in Ns for k in range(4)]
+    name = "_".join(str(n) for n in Ns)
+    (HERE / f"rows_b3rep_N{name}.json").write_text(json.dumps({"rows": rows, "seconds": round(time.time() - t0, 1)}) + "\n")
+
+
+def b3_rows(prefix):
+    rows, secs = [], 0.0
+    for f in sorted(HERE.glob(f"{prefix}_N*.json")):
+        j = json.loads(f.read_text())
+        rows += j["rows"]
+        secs += j["seconds"]
+    return sorted(rows, key=lambda r: r["N"]), secs
+
+
+def b3_slope(rows, key, d=B3_D, per_alignment=False, prior_subtract=None, boots=2000, seed=0):
+    """Least-squares slope of log(mean over chains of key) against log sqrt(N/d), with the standard
+    deviation over bootstrap resamples of the chains within each N."""
+    def values(r, idx):
+        v = np.asarray(r[key], float)[idx]
+        m = v.mean() - (prior_subtract(r) if prior_subtract else 0.0)
+        if per_alignment:
+            m = m / np.mean(np.asarray(r["align"], float)[idx])
+        return m
+
+    x = np.log(np.sqrt(np.array([r["N"] for r in rows]) / d))
+
+    def slope(ms):
+        ms = np.asarray(ms)
+        if np.any(ms <= 0):
+            return np.nan
+        return float(np.polyfit(x, np.log(ms), 1)[0])
+
+    full = [values(r, np.arange(len(r[key]))) for r in rows]
+    rng = np.random.default_rng(seed)
+    bs = [slope([values(r, rng.integers(0, len(r[key]), len(r[key]))) for r in rows]) for _ in range(boots)]
+    bs = np.array(bs)
+    good = np.isfinite(bs)
+    return {"slope": slope(full), "slope_se": float(np.std(bs[good])), "boot_valid": int(good.sum()),
+            "values": [float(v) for v in full], "sqrt_N_over_d": np.exp(x).tolist()}
+
+
+def b3_rep_fit(rows, key, boots=2000, seed=0, per_alignment=False):
+    """Slope of log(mean over data sets of the per-data-set chain mean of key) against log sqrt(N/d);
+    error: bootstrap over the data sets within each width."""
+    Ns = sorted({r["N"] for r in rows})
+    x = np.log(np.sqrt(np.array(Ns) / B3_D))
+    sub = (lambda N: prior_false_positives(B3_D, N, THETA)) if key.startswith("n_spec") else (lambda N: 0.0)  # noqa: E731
+    per = [np.array([(np.mean(r[key]) - sub(N)) / (np.mean(r["align"]) if per_alignment else 1.0)
+                     for r in rows if r["N"] == N]) for N in Ns]
+    fit = lambda ms: float(np.polyfit(x, np.log(ms), 1)[0])     # noqa: E731
+    rng = np.random.default_rng(seed)
+    bs = [fit([v[rng.integers(0, len(v), len(v))].mean() for v in per]) for _ in range(boots)]
+    return {"slope": fit([v.mean() for v in per]), "slope_se": float(np.std(bs)),
+            "values": [float(v.mean()) for v in per], "draw_sd": [float(v.std(ddof=1)) for v in per],
+            "align": [[float(np.mean(r["align"])) for r in rows if r["N"] == N] for N in Ns]}
+
+
+def b3_joint_fit(rows, key, boots=2000, seed=0):
+    """Post hoc (chosen after the main run): every (N, P, data set) point of the pilot, main and
+    replicate runs, log M = c + b log sqrt(N/d) + g log A on the point means; b is the width exponent
+    at fixed alignment. Error: bootstrap over the points (each has its own data set)."""
+    X, Y, pts = [], [], []
+    for r in rows:
+        m, a = np.mean(r[key]), np.mean(r["align"])
+        if key.startswith("n_spec"):
+            m -= prior_false_positives(B3_D, r["N"], THETA)
+        if m <= 0 or a <= 0:
+            continue
+        X.append([1.0, np.log(np.sqrt(r["N"] / B3_D)), np.log(a)])
+        Y.append(np.log(m))
+        pts.append((r["N"], a, m))
+    X, Y = np.array(X), np.array(Y)
+    coef = np.linalg.lstsq(X, Y, rcond=None)[0]
+    rng = np.random.default_rng(seed)
+    bs = np.array([np.linalg.lstsq(X[i], Y[i], rcond=None)[0]
+                   for i in (rng.integers(0, len(Y), len(Y)) for _ in range(boots))])
+    return {"b_width": float(coef[1]), "b_width_se": float(bs[:, 1].std()), "g_align": float(coef[2]),
+            "g_align_se": float(bs[:, 2].std()), "points": len(Y),
+            "rms_residual": float(np.sqrt(np.mean((Y - X @ coef) ** 2))), "data": pts, "intercept": float(coef[0])}
+
+
+def make_b3_report():
+    from neurons import prior_m_eff
+    rows, seconds = b3_rows("rows_b3")
+    se = lambda v: float(np.std(v, ddof=1) / np.sqrt(len(v)))     # noqa: E731
+    fp = lambda r: prior_false_positives(B3_D, r["N"], THETA)     # noqa: E731
+    fits = {"m_eff": b3_slope(rows, "m_eff"),
+            "m_eff_per_alignment": b3_slope(rows, "m_eff", per_alignment=True),
+            "m_he3": b3_slope(rows, "m_he3"), "m_50": b3_slope(rows, "m_50"),
+            "threshold_final": b3_slope(rows, "n_spec_final", prior_subtract=fp),
+            "threshold_sample_avg": b3_slope(rows, "n_spec_avg", prior_subtract=fp)}
+    for f in fits.values():
+        f["sigma_from_1"] = abs(f["slope"] - 1) / f["slope_se"] if f["slope_se"] > 0 else None
+    table = []
+    for r in rows:
+        pm, ph = prior_m_eff(B3_D, r["N"], draws=2000)
+        table.append({"N": r["N"], "P": r["P"], "align": float(np.mean(r["align"])), "align_se": se(r["align"]),
+                      "m_eff": float(np.mean(r["m_eff"])), "m_eff_se": se(r["m_eff"]),
+                      "m_eff_first_half": float(np.mean(r["m_eff_first_half"])),
+                      "m_eff_second_half": float(np.mean(r["m_eff_second_half"])),
+                      "m_he3": float(np.mean(r["m_he3"])), "m_he3_se": se(r["m_he3"]),
+                      "m_50": float(np.mean(r["m_50"])), "m_50_se": se(r["m_50"]),
+                      "n_spec_final": float(np.mean(r["n_spec_final"]) - fp(r)),
+                      "n_spec_avg": float(np.mean(r["n_spec_avg"]) - fp(r)), "n_spec_avg_se": se(r["n_spec_avg"]),
+                      "q_frac_aligned": float(np.mean(r.get("q_frac_aligned", [np.nan]))),
+                      "prior_m_eff": pm, "prior_m_he3": ph, "train_mse": float(np.mean(r["train_mse"]))})
+    pilot = b3_pilot_rows()
+    rep = {"settings": {"d": B3_D, "N": list(B3_N), "A0": B3_A0, "pilot_c": list(B3_PILOT_C),
+                        "members": B3_MEMBERS, "steps": B3_STEPS, "theta": THETA, "kappa": NOISE_VAR},
+           "fits": fits, "table": table, "seconds": seconds,
+           "pilot": [{"N": r["N"], "P": r["P"], "align": float(np.mean(r["align"])), "m_eff": float(np.mean(r["m_eff"]))}
+                     for r in sorted(pilot, key=lambda r: (r["N"], r["P"]))]}
+    rep_rows, rep_secs = b3_rows("rows_b3rep")
+    if rep_rows:
+        rep["replicates"] = {k: b3_rep_fit(rep_rows, k) for k in ("m_eff", "m_he3", "m_50", "n_spec_avg")}
+        rep["replicates"]["m_eff_per_alignment"] = b3_rep_fit(rep_rows, "m_eff", per_alignment=True)
+        rep["replicates"]["seconds"] = rep_secs
+    allrows = pilot + rows + rep_rows
+    rep["post_hoc_joint"] = {k: b3_joint_fit(allrows, k) for k in ("m_eff", "m_he3", "m_50", "n_spec_avg")}
+    (HERE / "b3_report.json").write_text(json.dumps(rep, indent=1) + "\n")
+    b3_plot(rep)
+    print(json.dumps({k: {kk: vv for kk, vv in v.items() if kk != "sqrt_N_over_d"} for k, v in fits.items()}, indent=1))
+    for t in table:
+        print({k: round(v, 3) if isinstance(v, float) else v for k, v in t.items()})
+
+
+def b3_plot(rep):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, axes = plt.subplots(1, 4, figsize=(17, 3.9))
+    ax = axes[0]
+    for N in B3_N:
+        ps = [p for p in rep["pilot"] if p["N"] == N]
+        ax.plot([p["P"] / np.sqrt(N * B3_D) for p in ps], [p["align"] for p in ps], "o-", ms=3, label=f"N={N}")
+    ax.axhline(B3_A0, color="k", lw=0.8, ls=":")
+    for t in rep["table"]:
+        ax.errorbar(t["P"] / np.sqrt(t["N"] * B3_D), t["align"], t["align_se"], marker="s", color="k", ms=4, capsize=2)
+    ax.set_xscale("log")
+    ax.set_xlabel("P / sqrt(N d)")
+    ax.set_ylabel("alignment A")
+    ax.set_title("pilot (lines), main run (squares)", fontsize=9)
+    ax.legend(fontsize=7)
+    ax = axes[1]
+    x = np.array([t["N"] for t in rep["table"]]) / B3_D
+    x = np.sqrt(x)
+    for key, lab in (("m_eff", "M_eff (readout-weighted q)"), ("m_he3", "He3-share count"),
+                     ("m_50", "M_50"), ("n_spec_avg", "|cos|>0.7, sample avg")):
+        v = np.array([t[key] for t in rep["table"]])
+        e = np.array([t.get(key + "_se", 0) for t in rep["table"]])
+        f = rep["fits"]["threshold_sample_avg" if key == "n_spec_avg" else key]
+        ax.errorbar(x, v, e, marker="o", ms=4, capsize=2, label=f"{lab}: slope {f['slope']:.2f} ± {f['slope_se']:.2f}")
+    ax.plot(x, [t["prior_m_eff"] for t in rep["table"]], "k:", label="M_eff under the prior")
+    if "replicates" in rep:
+        f = rep["replicates"]["m_eff"]
+        ax.plot(x * 1.04, f["values"], "s", mfc="none", color="C0",
+                label=f"M_eff, 4 data sets: slope {f['slope']:.2f} ± {f['slope_se']:.2f}")
+    m = np.array([t["m_eff"] for t in rep["table"]])
+    ax.plot(x, np.exp(np.mean(np.log(m) - np.log(x))) * x, "k--", lw=0.8, label="slope 1 (derived)")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("sqrt(N/d)")
+    ax.set_ylabel("specialised neurons")
+    ax.legend(fontsize=6)
+    al = [t["align"] for t in rep["table"]]
+    ax.set_title(f"main run: d = {B3_D}, {B3_MEMBERS} chains, measured A = {min(al):.2f}…{max(al):.2f}", fontsize=9)
+    ax = axes[2]
+    for key, lab in (("m_eff_first_half", "first half of samples"), ("m_eff_second_half", "second half")):
+        ax.plot(x, [t[key] for t in rep["table"]], "o-", ms=4, label=lab)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("sqrt(N/d)")
+    ax.set_ylabel("M_eff")
+    ax.set_title("drift check", fontsize=9)
+    ax.legend(fontsize=7)
+    ax = axes[3]
+    for i, (key, lab) in enumerate((("m_eff", "M_eff"), ("m_he3", "He3-share"), ("m_50", "M_50"))):
+        j = rep["post_hoc_joint"][key]
+        N, A, M = (np.array(v, float) for v in zip(*j["data"]))
+        ax.plot(np.sqrt(N / B3_D) * (1 + 0.03 * i), M * (B3_A0 / A) ** j["g_align"], "o", ms=3, color=f"C{i}",
+                label=f"{lab} x (A0/A)^{j['g_align']:.2f}: b = {j['b_width']:.2f} ± {j['b_width_se']:.2f}")
+        xx = np.sqrt(np.array(sorted(set(N))) / B3_D)
+        ax.plot(xx, np.exp(j["intercept"]) * B3_A0 ** j["g_align"] * xx ** j["b_width"], "-", color=f"C{i}", lw=0.8)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("sqrt(N/d)")
+    ax.set_ylabel(f"count at A = {B3_A0} (fitted)")
+    ax.set_title("post hoc: log M = c + b log sqrt(N/d) + g log A, all points", fontsize=9)
+    ax.legend(fontsize=6)
+    fig.tight_layout()
+    fig.savefig(HERE / "specialists_b3.png", dpi=110)
+    plt.close(fig)
+
+
 def main(argv):
     torch.set_num_threads(1)
     parts = argv or ["a", "b", "report"]
+    if parts[0] in ("b3pilot", "b3", "b3rep"):
+        return {"b3pilot": run_b3_pilot, "b3": run_b3, "b3rep": run_b3_replicates}[parts[0]](*parts[1:2])
     for part in parts:
-        {"a": run_a, "a24": run_a24, "b": run_b, "b2": run_b2, "steps": run_steps_check,
+        {"b3report": make_b3_report, "a": run_a, "a24": run_a24, "b": run_b, "b2": run_b2, "steps": run_steps_check,
          "report": make_report}[part]()
 
 
