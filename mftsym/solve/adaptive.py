@@ -329,11 +329,16 @@ def solve_adaptive_kernel(spec, x_train, y_train, x_test=None, params=None, stra
                           raise_on_failure=True) -> Solution:
     """Solve the adaptive-kernel self-consistency on data (``strategy`` "gaussian" or "langevin").
     Networks with several hidden layers go to the layer-by-layer Gaussian closure of
-    :mod:`mftsym.solve.deep_adaptive` (strategy "gaussian")."""
+    :mod:`mftsym.solve.deep_adaptive` (strategy "gaussian") or to the sampled single-neuron measures
+    of :mod:`mftsym.solve.deep_adaptive_sampled` (strategy "langevin")."""
     if _is_deep(spec.network):
+        if strategy == "langevin":
+            from .deep_adaptive_sampled import solve_deep_adaptive_sampled
+            return solve_deep_adaptive_sampled(spec, x_train, y_train, x_test, params=params, chains=chains,
+                                               seed=seed)
         if strategy != "gaussian":
-            raise SpecError(f"strategy {strategy!r} is implemented for one hidden layer; deep networks use the "
-                            "Gaussian closure (strategy='gaussian')", "network.layers")
+            raise SpecError(f"unknown adaptive-kernel strategy {strategy!r}; use 'gaussian' or 'langevin'",
+                            "theory.strategy")
         from .deep_adaptive import solve_deep_adaptive_kernel
         kw = {k: v for k, v in (("tol", tol), ("max_iter", max_iter)) if v is not None}
         return solve_deep_adaptive_kernel(spec, x_train, y_train, x_test, params=params,
