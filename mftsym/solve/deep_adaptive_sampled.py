@@ -19,7 +19,10 @@ the stationarity conditions of F = −Σ_l N_l ln Z_l + ½ ln det(Q + σ²I) + �
 Gaussian closure is the same F with each measure replaced by its best Gaussian, −ln Z → KL).
 Sampler: Metropolis-adjusted Langevin chains per layer in whitened coordinates (persistent across
 outer iterations, step size adapted to ~60 % acceptance); outer iteration damped, started from the
-Gaussian closure's solution (from zero tilts the iteration can run into a non-normalisable measure);
+Gaussian closure's solution (from zero tilts the iteration can run into a non-normalisable measure;
+for unbounded activations Monte Carlo noise in the tilts can do the same -- seen for three linear
+layers at 1500 chains -- and tr Q running away to 10× the closure's is reported as an error; bounded
+activations such as erf and tanh always give normalisable measures);
 G_L averaged over the last ``average`` outer iterations.  Prediction f̄(x_*) = Q_{*x}(Q + σ²I)⁻¹y,
 variance Q_** − Q_{*x}(Q + σ²I)⁻¹Q_{x*}.  The result is a Monte Carlo estimate: repeat with other
 seeds for its error.  Measured against Langevin ensembles in validation/study5_deep_adaptive.
@@ -35,6 +38,8 @@ from ..spec import X
 from .compiled import lambdify
 from .deep_adaptive import DeepSetup, layer_kernel, solve_deep_adaptive_kernel
 from .solution import Solution
+
+RUNAWAY = 10.0      # tr Q above this multiple of the closure's: a non-normalisable measure (error)
 
 
 def _closure_start(st, spec, x, y, xt, params):
@@ -72,6 +77,7 @@ def solve_deep_adaptive_sampled(spec, x_train, y_train, x_test=None, params=None
     dt = torch.float64
     st = DeepSetup(spec, x_train, y_train, x_test, params)
     tilts, closure = _closure_start(st, spec, x_train, y_train, x_test, params)
+    q_ref = float(np.sum(closure.extras["Q_eigenvalues"]))
     phis = [lambdify([X], sp.sympify(lay["phi"]), "torch") for lay in st.layers]
     g = torch.Generator().manual_seed(seed)
     P, L = st.P, st.depth
@@ -133,6 +139,12 @@ def solve_deep_adaptive_sampled(spec, x_train, y_train, x_test=None, params=None
             G_prev = GG / n
             hh.append((HH / n, None if l == 0 else K[:P, :P]))
         Q = st.sa2 * G_prev[:P, :P]
+        if float(torch.trace(Q)) > RUNAWAY * q_ref:
+            raise ConvergenceError(
+                f"deep adaptive kernel (sampled): tr Q grew to {float(torch.trace(Q)) / q_ref:.3g} x the Gaussian "
+                f"closure's at outer iteration {it}: a tilted measure has become non-normalisable (possible for "
+                "unbounded activations, e.g. linear layers, when Monte Carlo noise in the tilts is large) -- try "
+                "more chains, a smaller beta, or the Gaussian closure (exact for linear layers)")
         Ai = torch.linalg.inv(Q + st.noise * torch.eye(P, dtype=dt))
         t = Ai @ y
         new = [None] * L
