@@ -54,3 +54,15 @@ def test_runaway_kernel_is_an_error(monkeypatch):
     monkeypatch.setattr(mod, "RUNAWAY", 1e-3)      # any kernel counts as a runaway
     with pytest.raises(ConvergenceError, match="non-normalisable"):
         solve_deep_adaptive_sampled(spec, x, y, xt, chains=200, steps=10, outer=3, average=2)
+
+
+def test_strategy_from_the_spec():
+    from mftsym.spec import Spec
+    spec, x, y, xt = _mean_field_linear(2, act="erf")
+    d = spec.to_dict()
+    d["theory"] = {"kind": "adaptive_kernel", "strategy": "langevin"}
+    sol = solve_adaptive_kernel(Spec.from_dict(d), x, y, xt, chains=300)
+    assert sol.extras["strategy"] == "langevin"
+    d["theory"] = {"kind": "adaptive_kernel", "strategy": "magic"}
+    with pytest.raises(SpecError, match="strategy"):
+        solve_adaptive_kernel(Spec.from_dict(d), x, y, xt)
