@@ -4,7 +4,8 @@ Langevin ensembles recorded by run_study5_mfs.py (summary_{act}{L}_mfs.json).  E
 solved with ``SEEDS`` seeds; the theory's Monte Carlo error is the spread over seeds, and z uses
 both errors.
 
-    python validation/study5_deep_adaptive/run_study5_sampled.py [depth ...] [--act erf|lin] [--tag ...] [--widths 16,32]
+    python validation/study5_deep_adaptive/run_study5_sampled.py [depth ...] [--act erf|lin] [--tag ...]
+        [--widths 16,32]
 """
 
 import argparse
@@ -58,7 +59,8 @@ def main():
                    **{f"rms_{k}": r[k]["rms"] for k in ("gp", "kr", "deep_ak")},
                    **{f"maxz_{k}": r[k]["maxz"] for k in ("gp", "kr", "deep_ak")}}
             rows.append(row)
-            print(f"{a.act} L={L} N={N}: sampled rms {row['rms']:.4f} (raw {row['rms_raw']:.4f}) max|z| {row['maxz']:.1f} "
+            print(f"{a.act} L={L} N={N}: sampled rms {row['rms']:.4f} (raw {row['rms_raw']:.4f}) "
+                  f"max|z| {row['maxz']:.1f} "
                   f"chi2/pt {row['chi2_per_point']:.2f} theory SE {row['theory_mc_se']:.4f} exp SE "
                   f"{row['experiment_se']:.4f} | closure rms {row['rms_deep_ak']:.4f} max|z| {row['maxz_deep_ak']:.1f}"
                   f" {row['seconds']:.0f}s", flush=True)
