@@ -324,16 +324,27 @@ def _solve_langevin(st, tol, max_iter, beta, chains, steps, seed, device, Q0=Non
     return Q.cpu().numpy(), zf.cpu().numpy(), history[-1], it, ok, acc_sum / steps
 
 
-def solve_adaptive_kernel(spec, x_train, y_train, x_test=None, params=None, strategy="gaussian", tol=None,
+def solve_adaptive_kernel(spec, x_train, y_train, x_test=None, params=None, strategy=None, tol=None,
                           max_iter=None, beta=None, chains=4000, steps=200, seed=0, device=None,
                           raise_on_failure=True) -> Solution:
     """Solve the adaptive-kernel self-consistency on data (``strategy`` "gaussian" or "langevin").
     Networks with several hidden layers go to the layer-by-layer Gaussian closure of
-    :mod:`mftsym.solve.deep_adaptive` (strategy "gaussian")."""
+    :mod:`mftsym.solve.deep_adaptive` (strategy "gaussian") or to the sampled single-neuron measures
+    of :mod:`mftsym.solve.deep_adaptive_sampled` (strategy "langevin").  ``strategy`` None reads the
+    spec's ``[theory] strategy`` (default "gaussian")."""
+    if strategy is None:
+        strategy = (spec.theory or {}).get("strategy", "gaussian")
+        if strategy not in ("gaussian", "langevin"):
+            raise SpecError(f"unknown adaptive-kernel strategy {strategy!r}; use 'gaussian' or 'langevin'",
+                            "theory.strategy")
     if _is_deep(spec.network):
+        if strategy == "langevin":
+            from .deep_adaptive_sampled import solve_deep_adaptive_sampled
+            return solve_deep_adaptive_sampled(spec, x_train, y_train, x_test, params=params, chains=chains,
+                                               seed=seed)
         if strategy != "gaussian":
-            raise SpecError(f"strategy {strategy!r} is implemented for one hidden layer; deep networks use the "
-                            "Gaussian closure (strategy='gaussian')", "network.layers")
+            raise SpecError(f"unknown adaptive-kernel strategy {strategy!r}; use 'gaussian' or 'langevin'",
+                            "theory.strategy")
         from .deep_adaptive import solve_deep_adaptive_kernel
         kw = {k: v for k, v in (("tol", tol), ("max_iter", max_iter)) if v is not None}
         return solve_deep_adaptive_kernel(spec, x_train, y_train, x_test, params=params,

@@ -112,3 +112,27 @@ def test_nngp_limit_quadrature_activation(small):
     ak = solve(spec, x, y, xt)
     gp = solve_gp(spec, x, y, xt)
     np.testing.assert_allclose(ak.prediction, gp.prediction, rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize("depth", [2, 3])
+def test_deep_linear_mean_field_limit_is_li_sompolinsky(depth):
+    """Linear network in mean-field scaling (readout kernel σ_a² G/N, noise κ/N), P > 1: each neuron's
+    action is Gaussian, the matrix closure is the exact N → ∞ limit, and its mean predictor is the
+    scalar rescaling of Li & Sompolinsky (the deep-linear renormalization, a separate solver), as
+    Rubin et al. (ICML 2025) state for linear networks; the gap closes as 1/N."""
+    rng = np.random.default_rng(0)
+    d, P = 4, 6
+    x = rng.standard_normal((P, d))
+    y, xt = x[:, 0] + 0.3 * rng.standard_normal(P), rng.standard_normal((3, d))
+    gaps = []
+    for N in (1e3, 1e4):
+        widths = {f"N{l}": N for l in range(1, depth + 1)}
+        spec = make_spec(hidden=tuple((w, None) for w in widths), theory="adaptive_kernel",
+                         parametrization="mean_field", noise="kappa/N1", params={**widths, "kappa": 0.05})
+        ak = solve_deep_adaptive_kernel(spec, x, y, xt, starts=(1.0,))
+        kr = solve_kernel_renormalization(spec, x, y, xt)
+        gaps.append(np.abs(ak.prediction - kr.prediction).max())
+        # feature learning is O(1) in this scaling: the kernel is far from the NNGP
+        assert ak.order_parameters["kernel_trace_ratio"] > 1.5
+    assert gaps[1] < 2e-6 * np.abs(kr.prediction).max()
+    assert gaps[0] / gaps[1] == pytest.approx(10.0, rel=0.03)
