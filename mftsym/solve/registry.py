@@ -180,7 +180,8 @@ register_theory(
                r"\langle \phi(w^\top \tilde x)\phi(w^\top \tilde x')\rangle_{w \sim \mathcal N(0, \Sigma)}",
                r"\Sigma^{-1} = \Lambda_0 - \tfrac1N \partial_\Sigma \mathrm{Tr}"
                r"[(\bar t\bar t^\top - (Q+\sigma^2I)^{-1})Q(\Sigma)]"),
-    summary="adaptive kernel (any depth: Gaussian closure, or sampled single-neuron measures with strategy = \"langevin\"), docs/theory/adaptive_kernel.md, docs/theory/deep_adaptive_kernel.md")
+    summary="adaptive kernel (any depth: Gaussian closure, or sampled single-neuron measures with "
+            "strategy = \"langevin\"), docs/theory/adaptive_kernel.md, docs/theory/deep_adaptive_kernel.md")
 register_theory(
     "ntk", compare="mftsym.solve.predictors:ntk_predictor",
     summary="infinite ensemble trained by gradient descent (Lee et al. 2019), docs/theory/nngp_ntk.md")
