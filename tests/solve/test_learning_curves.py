@@ -15,7 +15,7 @@ from mftsym.solve.learning_curves import (fit_slope, learning_curve, power_law_c
 from mftsym.solve.spectrum import (degeneracy, dot_product_function, legendre_d, nystrom_spectrum,
                                    sphere_spectrum)
 from mftsym.spec import Spec
-from tests.tolerances import (GAUSSIAN_NYSTROM_RTOL, MC_SIGMAS, NYSTROM_RTOL, POWER_LAW_EXPONENT_ATOL, QUADRATURE_ATOL,
+from tests.tolerances import (GAUSSIAN_EQUIVALENCE_RTOL, GAUSSIAN_NYSTROM_RTOL, MC_SIGMAS, NYSTROM_RTOL, POWER_LAW_EXPONENT_ATOL, QUADRATURE_ATOL,
                               QUADRATURE_RTOL)
 
 RELU = """
@@ -205,8 +205,9 @@ def test_learning_curve_three_and_a_half_decades_erf_with_bias():
 
 def test_gaussian_inputs_through_the_nystrom_route():
     """Gaussian inputs at small d: the Nyström spectrum of a Gaussian sample (not the sphere
-    approximation, which neglects the radial fluctuations) predicts kernel regression's error to
-    GAUSSIAN_NYSTROM_RTOL (a measured systematic underestimate, see the notes)."""
+    approximation, which neglects the radial fluctuations) predicts kernel regression's error from
+    below, within GAUSSIAN_NYSTROM_RTOL (the Gaussian-equivalence error of the theory at d = 4 plus
+    the scatter of a 3000-point spectrum; see the discrete-measure test below and the notes)."""
     d, noise, ridge = 4, 0.05, 0.01
     spec = _spec("relu", d)
     g = target_function(spec, "sin(2*z) + 0.5*z")
@@ -225,4 +226,44 @@ def test_gaussian_inputs_through_the_nystrom_route():
             errs.append(np.mean((f - ft) ** 2))
         errs = np.array(errs)
         se = errs.std(ddof=1) / np.sqrt(len(errs))
-        assert abs(Eg - errs.mean()) <= MC_SIGMAS * se + GAUSSIAN_NYSTROM_RTOL * Eg, (P, Eg, errs.mean(), se)
+        assert Eg <= errs.mean() + MC_SIGMAS * se, (P, Eg, errs.mean(), se)
+        assert Eg >= (1 - GAUSSIAN_NYSTROM_RTOL) * errs.mean() - MC_SIGMAS * se, (P, Eg, errs.mean(), se)
+
+
+def _discrete_measure_errors(spec, x, y, Ps, noise, ridge, draws, rng):
+    """Kernel regression whose data measure is the n points x: training points drawn from them
+    (with replacement), test error averaged over all n.  Returns (mean, standard error) per P."""
+    K = np.asarray(mftsym.kernel(spec, x), dtype=float)
+    out = []
+    for P in Ps:
+        errs = []
+        for _ in range(draws):
+            idx = rng.choice(len(x), P, replace=True)
+            yt = y[idx] + np.sqrt(noise) * rng.standard_normal(P)
+            f = K[:, idx] @ np.linalg.solve(K[np.ix_(idx, idx)] + ridge * np.eye(P), yt)
+            errs.append(np.mean((f - y) ** 2))
+        out.append((np.mean(errs), np.std(errs, ddof=1) / np.sqrt(draws)))
+    return out
+
+
+def test_nystrom_theory_on_a_discrete_measure():
+    """On a discrete measure (the n sampled points themselves) the Nyström spectrum and target powers
+    are exact, so only the theory's own approximation is left.  Points on the sphere: theory and
+    kernel regression agree within Monte Carlo error (no error in the Nyström route, the target
+    projections, the noise or the ridge).  Gaussian points (d = 4): the theory is low by 15-20%,
+    the Gaussian-equivalence error (heavy-tailed eigenfunctions) that remains for Gaussian inputs."""
+    d, noise, ridge, n = 4, 0.05, 0.01, 800
+    spec = _spec("relu", d)
+    g = target_function(spec, "sin(z) + 0.5*z**2")
+    Ps = [100, 300]
+    rng = np.random.default_rng(21)
+    xg = rng.standard_normal((n, d))
+    for x, gaussian in ((_sphere(rng, n, d), False), (xg, True)):
+        y = g(x[:, 0])
+        theory = spec_learning_curve(spec, Ps, ridge=ridge, noise=noise, x=x, y=y)
+        for P, Eg, (mean, se) in zip(Ps, theory.Eg, _discrete_measure_errors(spec, x, y, Ps, noise, ridge, 48, rng)):
+            if not gaussian:
+                assert abs(Eg - mean) <= MC_SIGMAS * se, (P, Eg, mean, se)
+            else:
+                assert Eg < mean - 2 * se, (P, Eg, mean, se)
+                assert Eg >= (1 - GAUSSIAN_EQUIVALENCE_RTOL) * mean - MC_SIGMAS * se, (P, Eg, mean, se)
