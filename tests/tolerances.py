@@ -32,9 +32,9 @@ POWER_LAW_EXPONENT_ATOL = 0.05   # fitted E_g(P) exponent over P in [1e3, 1e4] v
 NYSTROM_RTOL = 0.1       # Nystrom eigenvalue group sums on n ~ 1500 samples vs the Gegenbauer eta_l
 #                          (sampling fluctuation O(n^-1/2) ~ 3%, plus the finite-n bias)
 GAUSSIAN_NYSTROM_RTOL = 0.2  # learning curve from a 3000-sample Nystrom spectrum vs kernel regression on
-#                              Gaussian inputs (d = 4, P <= 100), one-sided (the theory is low): ~15% from
-#                              the theory's Gaussian-equivalence approximation (measured on an exact
-#                              discrete spectrum) plus ~5% sample-to-sample scatter of the n = 3000 spectrum
+#                              Gaussian inputs (d = 4, P <= 100), one-sided (the theory is low): 10-20% from
+#                              the theory's Gaussian-equivalence approximation (15% on an exact discrete
+#                              spectrum) plus ~5% sample-to-sample scatter of the n = 3000 spectrum
 #                              (docs/theory/learning_curves.md, validation/study_gaussian_nystrom)
 GAUSSIAN_EQUIVALENCE_RTOL = 0.25  # theory on the exact spectrum of a discrete Gaussian measure (d = 4,
 #                                   P = 30-300) vs kernel regression on it: measured 15-19% low

@@ -15,8 +15,8 @@ from mftsym.solve.learning_curves import (fit_slope, learning_curve, power_law_c
 from mftsym.solve.spectrum import (degeneracy, dot_product_function, legendre_d, nystrom_spectrum,
                                    sphere_spectrum)
 from mftsym.spec import Spec
-from tests.tolerances import (GAUSSIAN_EQUIVALENCE_RTOL, GAUSSIAN_NYSTROM_RTOL, MC_SIGMAS, NYSTROM_RTOL, POWER_LAW_EXPONENT_ATOL, QUADRATURE_ATOL,
-                              QUADRATURE_RTOL)
+from tests.tolerances import (GAUSSIAN_EQUIVALENCE_RTOL, GAUSSIAN_NYSTROM_RTOL, MC_SIGMAS, NYSTROM_RTOL,
+                              POWER_LAW_EXPONENT_ATOL, QUADRATURE_ATOL, QUADRATURE_RTOL)
 
 RELU = """
 [network]
