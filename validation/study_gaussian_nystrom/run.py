@@ -130,16 +130,22 @@ def exp_B(ns=(1000, 3000, 6000), Ps=(10, 100, 300), draws=24):
         print(f"  ({time.time() - t0:.0f} s)", flush=True)
 
 
-def exp_C(ds=(4, 8, 16), n=3000, draws=24):
+def exp_C(ds=(4, 8, 16), n=3000, reps=3, draws=24):
+    """The discrete-measure ratio of A against d, at P = 5 d and 25 d (mean +- s.e. over samples)."""
     for d in ds:
         sp = spec(d)
-        rng = np.random.default_rng(d)
-        x = rng.standard_normal((n, d))
-        y = g(x[:, 0])
         Ps = [5 * d, 25 * d]
-        th = theory(sp, x, y, np.array(Ps))
-        for P, t, mc in zip(Ps, th, discrete(sp, x, y, Ps, draws, rng)):
-            row(f"C discrete d={d} n={n}", P, t, mc)
+        ratios = []
+        for r in range(reps):
+            rng = np.random.default_rng(100 * d + r)
+            x = rng.standard_normal((n, d))
+            y = g(x[:, 0])
+            th = theory(sp, x, y, np.array(Ps))
+            ratios.append([t / m[0] for t, m in zip(th, discrete(sp, x, y, Ps, draws, rng))])
+        ratios = np.array(ratios)
+        for i, P in enumerate(Ps):
+            print(f"C discrete gauss d={d} n={n} ({reps} samples) P={P:4d}  ratio={ratios[:, i].mean():.3f} +- "
+                  f"{ratios[:, i].std(ddof=1) / np.sqrt(reps):.3f}", flush=True)
 
 
 def exp_E(n=2000):
