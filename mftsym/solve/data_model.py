@@ -346,6 +346,9 @@ def solve_data_model(spec, params=None, tol=1e-10, max_iter=500, beta=0.3, tau0=
 
     ``tau0`` (a previous τ) is tried first, then the GP-free start c/σ² and rescalings of both;
     ``starts`` are extra (Φ, r) starting points of the saddle search (continuation along a sweep)."""
+    from .deep_data_model import is_deep, solve_deep_data_model
+    if is_deep(spec.network):   # more than one hidden layer: the deep reduction (linear layers)
+        return solve_deep_data_model(spec, _teacher(spec), params)
     theory = data_model_theory(spec)
     num = _Numeric(theory, spec, params)
     noise = num.vals["noise"]
@@ -494,7 +497,12 @@ def locate_transition(spec, param, sol_a, sol_b, va, vb, jump_tol=None, xtol=1e-
 def adaptive_kernel_derivations(spec) -> list:
     """The adaptive-kernel equations, and their data-model reduction when the spec has a symbolic
     ``[data] inputs = "gaussian"`` model (the registry's derivation of ``"adaptive_kernel"``)."""
+    from .deep_data_model import deep_data_model_derivation, is_deep
     out = [adaptive_derivation(spec)]
+    if is_deep(spec.network):
+        if spec.data is not None and spec.data.get("inputs") == "gaussian":
+            out.append(deep_data_model_derivation(spec, _teacher(spec)))
+        return out
     if spec.data is not None and spec.data.get("inputs") == "gaussian":
         out.append(data_model_theory(spec).derivation)
     if spec.data is not None and spec.data.get("inputs") == "two_hot":
