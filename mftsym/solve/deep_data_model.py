@@ -17,7 +17,14 @@ its prior.  The order parameters are the variances s_l = ⟨A_l²⟩ (one scalar
     1/s_l = 1/K_l + (N_{l+1}/N_l) σ_{w,l+1}² (1/K_{l+1} − s_{l+1}/K_{l+1}²)    (l < L)
     f̄_1 = σ_a² n s_L τ_1,   τ_k = (c_k − f̄_k)/σ²,   f̄_k = 0 for k ≠ 1,
 
-the equations of state being ∂F/∂s_l = 0 at the self-consistent τ.  At depth 1 this is the
+the equations of state being ∂F/∂s_l = 0 at the self-consistent τ.  They are the stationarity
+conditions of the free energy with τ eliminated,
+
+    F_tot(s) = Σ_l (N_l/2) [s_l/K_l − ln(s_l/K_l) − 1] + (n c_1²/2) / (σ² + σ_a² n s_L),
+
+(the data term of ½ yᵀ(Q + σ²I)⁻¹y on the teacher mode; the trace term ½ ln(σ² + σ_a² n s_L) is
+dropped as in the one-hidden-layer data model), which is bounded below: the solver minimises it
+over ln s_l from several starts and polishes the equations of state with a root finder.  At depth 1 this is the
 Gaussian Φ-marginal of the reduced action S(Φ, r) of :mod:`mftsym.solve.data_model` for linear φ
 (tested against its quadrature); for finite P it is the P → ∞ limit of the data-array closure of
 :mod:`mftsym.solve.deep_adaptive` in mean-field scaling (tested on sampled data).  Deep nonlinear
@@ -80,6 +87,10 @@ def deep_data_model_derivation(spec, coefficients) -> Derivation:
     defs += [Definition(sp.Symbol(f"K_{l}", positive=True), k, rf"K_{{{l}}}", f"prior variance of A_{l} (z mode)")
              for l, k in enumerate(K, 1)]
     defs.append(Definition(Fsym, F, "F", "reduced free energy at fixed tau_1 (linear layers, Gaussian data)"))
+    c1 = coefficients.get(1, sp.S.Zero)
+    Ftot = F.subs(tau, 0) + n * c1 ** 2 / (2 * (noise + sa2 * n * s[-1]))
+    defs.append(Definition(sp.Symbol("F_tot", real=True), Ftot, r"F_{\mathrm{tot}}",
+                           "free energy with tau_1 eliminated (minimised by the solver)"))
     fbar = sa2 * n * s[-1] * tau
     eqs = [sp.Eq(sp.diff(F, sl), 0) for sl in s]
     eqs += [sp.Eq(tau, (coefficients.get(1, 0) - fbar) / noise)]
@@ -124,10 +135,6 @@ class _Reduced:
     def prior(self, s):
         return np.concatenate([[self.sw2[0] / self.d], self.sw2[1:] * s[:-1]])
 
-    def F(self, s, tau):
-        K = self.prior(s)
-        return float(np.sum(self.N / 2 * (s / K - np.log(s / K) - 1)) - self.N[-1] * self.kappa * tau ** 2 * s[-1])
-
     def residual(self, s, tau):
         """Equations of state as 1/s_l − (right-hand side), times s_l (dimensionless)."""
         K = self.prior(s)
@@ -135,18 +142,6 @@ class _Reduced:
         rhs[:-1] += self.N[1:] / self.N[:-1] * self.sw2[1:] * (1 / K[1:] - s[1:] / K[1:] ** 2)
         rhs[-1] -= 2 * self.kappa * tau ** 2
         return 1 - s * rhs
-
-    def layers(self, tau, start=None):
-        """The s_l at fixed τ_1 (continuation start ``start``); None where no normalisable solution exists."""
-        from scipy.optimize import root
-        s0 = np.array(start if start is not None else np.cumprod(np.concatenate([[self.sw2[0] / self.d],
-                                                                                    self.sw2[1:]])))
-        with np.errstate(all="ignore"):
-            sol = root(lambda u: self.residual(np.exp(u), tau), np.log(s0), method="hybr", options={"xtol": 1e-14})
-        s = np.exp(sol.x)
-        if not sol.success or not np.all(np.isfinite(s)) or np.max(np.abs(self.residual(s, tau))) > 1e-10:
-            return None
-        return s
 
     def tau(self, sL):
         """τ_1 = c_1/(σ² + σ_a² n s_L), the self-consistent discrepancy of the teacher mode."""
