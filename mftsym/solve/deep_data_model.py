@@ -46,6 +46,10 @@ from .common import _value, noise_expression, readout, readout_variance_expr
 from .deep_adaptive import hidden_stack
 from .solution import Saddle, Solution
 
+SUPPORTED_GENERAL = ("the symbolic Gaussian data model handles deep networks whose hidden layers above the "
+                     "first are linear without biases (the first layer may have any activation); for other deep "
+                     "networks give data arrays (mftsym solve SPEC --data DATA.npz: the deep adaptive kernel on "
+                     "data arrays)")
 SUPPORTED = ("the symbolic Gaussian data model handles one hidden layer (any activation) and deep networks "
              "of linear hidden layers without biases; for a deep nonlinear network give data arrays "
              "(mftsym solve SPEC --data DATA.npz: the deep adaptive kernel on data arrays)")
@@ -67,6 +71,55 @@ def _layers(spec):
             raise SpecError(f"hidden layer {i} has a bias (bias_var = {layer.bias_var}): {SUPPORTED}; "
                             "set bias_var = 0", "network.layers")
     return stack
+
+
+def first_layer(network):
+    """(first hidden Dense, φ_1) of a network whose hidden layers above the first are linear without
+    biases (any depth; a one-hidden-layer network of any activation); SpecError otherwise."""
+    from .adaptive import two_layer
+    if not is_deep(network):
+        return two_layer(network)
+    stack = hidden_stack(network)
+    for i, (layer, phi) in enumerate(stack[1:], 2):
+        if sp.simplify(as_expr(phi) - X) != 0:
+            raise SpecError(f"hidden layer {i} has activation {phi}: {SUPPORTED_GENERAL}", "network.layers")
+        if not as_expr(layer.bias_var).is_zero:
+            raise SpecError(f"hidden layer {i} has a bias (bias_var = {layer.bias_var}): {SUPPORTED_GENERAL}; "
+                            "set bias_var = 0", "network.layers")
+    if readout(network).has_bias:
+        raise SpecError("the adaptive-kernel theory has no readout bias; set it to 0", "network.layers[-1]")
+    return stack[0]
+
+
+def upper_layers(spec, params=None):
+    """(N_l, σ_{w,l}²) for the hidden layers l = 1..L as arrays (numbers)."""
+    stack = hidden_stack(spec.network)
+    values = {**spec.params, **(params or {})}
+    sv = spec.with_params(**values)
+    N = np.array([_value(layer.width, sv, f"width of hidden layer {i}") for i, (layer, _) in enumerate(stack, 1)])
+    sw2 = np.array([_value(layer.weight_var, sv, f"weight_var of layer {i}") for i, (layer, _) in
+                    enumerate(stack, 1)])
+    if np.any(N <= 0) or np.any(sw2 <= 0):
+        raise EvaluationError("widths and weight variances of the hidden layers must be positive")
+    return N, sw2
+
+
+def couplings(N, sw2, sa2, v):
+    r"""Backward rank-one tilts of linear layers above the first (module docstring, general case):
+    α_L = σ_a²/N_L,  α_l = (N_{l+1}/N_l) σ_{w,l+1}² α_{l+1}/(1 − α_{l+1} v_{l+1}),
+    with v_l = tᵀK_l t (l ≥ 2; ``v[l-2]``).  Returns (α_1..α_L, the effective readout variance
+    σ_a² Π_{l≥2} σ_{w,l}²/(1 − α_l v_l)) or None where a measure is not normalisable (α_l v_l ≥ 1)."""
+    L = len(N)
+    alpha = np.empty(L)
+    alpha[-1] = sa2 / N[-1]
+    eff = sa2
+    for l in range(L - 1, 0, -1):          # 0-based: layer l+1 in the docs
+        den = 1 - alpha[l] * v[l - 1]
+        if not den > 0:
+            return None
+        alpha[l - 1] = N[l] / N[l - 1] * sw2[l] * alpha[l] / den
+        eff *= sw2[l] / den
+    return alpha, eff
 
 
 def deep_data_model_derivation(spec, coefficients) -> Derivation:
@@ -214,4 +267,4 @@ def solve_deep_data_model(spec, coefficients, params=None, tol=1e-10, starts=(1.
                             "reduction": "deep linear, teacher mode (exact Gaussian measures)"})
 
 
-__all__ = ["SUPPORTED", "deep_data_model_derivation", "is_deep", "solve_deep_data_model"]
+__all__ = ["SUPPORTED", "SUPPORTED_GENERAL", "couplings", "first_layer", "upper_layers", "deep_data_model_derivation", "is_deep", "solve_deep_data_model"]

@@ -15,19 +15,23 @@ from mftsym.solve.data_model import _teacher, adaptive_kernel_derivations, solve
 from mftsym.solve.deep_data_model import solve_deep_data_model
 
 
-def _text(hidden=2, teacher="He1(z) + 0.5*He3(z)", activation=None, bias=None):
+def _text(hidden=2, teacher="He1(z) + 0.5*He3(z)", activation=None, bias=None, first=None,
+          parametrization="mean_field", upper_width="N", upper_var="sigma_w**2"):
     layers = ""
-    for _ in range(hidden):
-        layers += '[[network.layers]]\ntype = "dense"\nwidth = "N"\nweight_var = "sigma_w**2"\n'
+    for i in range(hidden):
+        width, var = ("N", "sigma_w**2") if i == 0 else (upper_width, upper_var)
+        layers += f'[[network.layers]]\ntype = "dense"\nwidth = "{width}"\nweight_var = "{var}"\n'
         if bias:
             layers += f'bias_var = "{bias}"\n'
+        if first and i == 0:
+            layers += f'\n[[network.layers]]\ntype = "activation"\nfn = "{first}"\n'
         if activation:
             layers += f'\n[[network.layers]]\ntype = "activation"\nfn = "{activation}"\n'
         layers += "\n"
     return f"""
 [network]
 input_dim = "d"
-parametrization = "mean_field"
+parametrization = "{parametrization}"
 
 {layers}[[network.layers]]
 type = "dense"
@@ -108,13 +112,13 @@ def test_deep_linear_matches_data_array_closure_at_large_P(hidden):
     draws = np.array([_data_array_closure(spec, P, d, seed, params) for seed in range(4)])
     fbar, s1 = draws.mean(0)
     assert fbar == pytest.approx(dm.order_parameters["fbar1"], abs=0.012)
-    assert s1 == pytest.approx(dm.order_parameters["s1"], abs=0.003)
+    assert s1 == pytest.approx(dm.order_parameters["mean_Phi2"], abs=0.003)
     # the test can fail: the prior (NNGP) values are far outside the tolerances
     s_prior = 1.0 / d
     sL_prior = s_prior      # sigma_w = 1 at every layer
     k = 1.0 / 200 * P * sL_prior
     assert abs(dm.order_parameters["fbar1"] - k / (0.05 + k)) > 0.05
-    assert abs(dm.order_parameters["s1"] - s_prior) > 0.1
+    assert abs(dm.order_parameters["mean_Phi2"] - s_prior) > 0.1
 
 
 def test_equal_widths_give_one_renormalization_per_layer_and_the_equations_of_state():
@@ -130,8 +134,38 @@ def test_equal_widths_give_one_renormalization_per_layer_and_the_equations_of_st
     assert ops["tau3"] == pytest.approx(0.5 / noise) and ops["fbar3"] == 0.0
 
 
+@pytest.mark.parametrize("hidden", [2, 3])
+@pytest.mark.parametrize("params", [{}, {"d": 4.0, "n": 200.0}, {"N": 60.0, "sigma2": 0.2}])
+def test_quadrature_path_equals_closed_form_for_linear_layers(hidden, params):
+    # solve_data_model (first layer by quadrature on the (Phi, r) grid, rank-one couplings above) against
+    # the closed-form teacher-mode scalars of the deep linear network (minimised free energy)
+    spec = _spec(hidden=hidden)
+    quad = solve_data_model(spec, params=params).order_parameters
+    closed = solve_deep_data_model(spec, _teacher(spec), params=params).order_parameters
+    for k in ("tau1", "fbar1", "tau3"):
+        assert quad[k] == pytest.approx(closed[k], rel=1e-8), k
+    assert quad["mean_Phi2"] == pytest.approx(closed["s1"], rel=1e-8)
+
+
+def test_erf_first_layer_below_a_wide_linear_layer_is_the_one_hidden_layer_model():
+    # N_2 -> infinity (ntk readout): the coupling chain gives kappa_1 = sigma_a^2 sigma_{w,2}^2 n^2/(2 N_1),
+    # i.e. the one-hidden-layer data model with readout variance sigma_a^2 sigma_{w,2}^2
+    kw = {"sigma2": 0.1, "n": 500.0}
+    deep = _spec(hidden=2, first="erf", parametrization="ntk", upper_width="1e9", upper_var="1.5")
+    one = Spec.from_toml_string(_text(hidden=1, activation="erf", parametrization="ntk").replace(
+        'width = 1\nweight_var = "sigma_a**2"', 'width = 1\nweight_var = "1.5*sigma_a**2"'))
+    a = solve_data_model(deep, params=kw).order_parameters
+    b = solve_data_model(one, params=kw).order_parameters
+    for k in ("tau1", "fbar1", "tau3", "fbar3", "mean_abs_Phi"):
+        assert a[k] == pytest.approx(b[k], rel=1e-6, abs=1e-10), k
+    # a finite linear layer feeds back (alpha_2 v_2 > 0): a different, still converged solution
+    finite = solve_data_model(_spec(hidden=2, first="erf", parametrization="ntk", upper_width="200",
+                                    upper_var="1.5"), params=kw)
+    assert finite.converged and finite.order_parameters["fbar1"] > a["fbar1"] + 1e-3
+
+
 def test_deep_nonlinear_and_biased_specs_are_clear_errors():
-    with pytest.raises(SpecError, match="deep networks of linear hidden layers"):
+    with pytest.raises(SpecError, match="hidden layers above the first are linear"):
         solve_data_model(_spec(hidden=2, activation="erf"))
     with pytest.raises(SpecError, match="bias"):
         solve_data_model(_spec(hidden=2, bias="0.1"))
