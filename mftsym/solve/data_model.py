@@ -441,8 +441,12 @@ def _solve_deep(spec, params=None, tol=1e-10):
         if res < tol:
             break
     if best is None or res >= tol:
-        raise ConvergenceError(f"deep data-model self-consistency did not converge: relative residual {res:.3g}; "
-                               "try a larger noise or widths, or sweep towards this point")
+        st = None if best is None else state(best)
+        u = "" if st is None else ", ".join(f"{a * x:.3g}" for a, x in zip(st[2][1:], st[1]))
+        raise ConvergenceError(f"deep data-model self-consistency did not converge: relative residual {res:.3g}"
+                               + (f" (alpha_l v_l of the linear layers: {u}; at 1 their teacher-mode measure is not "
+                                  "normalisable)" if u else "")
+                               + "; try a larger noise or widths N_l, or a smaller n")
     tau, v, alpha, eff, q, fb = state(best)
     saddles = num.saddles(tau)
     if not saddles:

@@ -3,7 +3,13 @@ r"""Deep adaptive kernel on the symbolic Gaussian data model (docs/theory/deep_a
 n training samples in the population limit, as in the one-hidden-layer reduction of
 :mod:`mftsym.solve.data_model` (docs/theory/adaptive_kernel.md), now for L hidden layers.
 
-Supported: a deep network of *linear* hidden layers without biases (any depth).  Each neuron's
+Two reductions live here.  (1) The general case -- a first hidden layer of any activation with
+linear, bias-free layers above -- is solved by :mod:`mftsym.solve.data_model` (``_solve_deep``): the
+backward tilts of linear layers are rank one along the discrepancy, so the first layer keeps the
+one-hidden-layer (Φ, r) action with a renormalized coupling; :func:`couplings` gives the chain
+α_L = σ_a²/N_L, α_{l−1} = (N_l/N_{l−1}) σ_{w,l}² α_l/(1 − α_l v_l) and the effective readout
+σ_a² Π_{l≥2} σ_{w,l}²/(1 − α_l v_l).  (2) Below, in closed form, a deep network of *linear* hidden
+layers without biases (any depth), the reference for (1) with linear φ_1.  Each neuron's
 action is then Gaussian, so the layer-by-layer Gaussian closure of :mod:`mftsym.solve.deep_adaptive`
 is exact, and by the symmetry of the data model (teacher direction plus isotropic orthogonal
 complement) every layer's kernel is the prior kernel plus a change along the teacher mode only:
@@ -27,8 +33,8 @@ dropped as in the one-hidden-layer data model), which is bounded below: the solv
 over ln s_l from several starts and polishes the equations of state with a root finder.  At depth 1 this is the
 Gaussian Φ-marginal of the reduced action S(Φ, r) of :mod:`mftsym.solve.data_model` for linear φ
 (tested against its quadrature); for finite P it is the P → ∞ limit of the data-array closure of
-:mod:`mftsym.solve.deep_adaptive` in mean-field scaling (tested on sampled data).  Deep nonlinear
-networks on the data model are not reduced here (a layer-l ≥ 2 neuron is a function of z and of
+:mod:`mftsym.solve.deep_adaptive` in mean-field scaling (tested on sampled data).  Nonlinear
+layers above the first are not reduced (a layer-l ≥ 2 neuron's kernel is a function of z and of
 the orthogonal directions, not a few scalars): a SpecError says so and points to data arrays.
 This module does not import :mod:`mftsym.solve.data_model` (which dispatches here).
 """
