@@ -178,8 +178,15 @@ def _theory(net, data_items, noise, param_names, treatment="relaxed"):
                            treatment, variables, generic)
 
 
-def data_model_theory(spec) -> DataModelTheory:
-    """The reduced action and self-consistency of a spec with a symbolic Gaussian [data] model (cached)."""
+def data_model_theory(spec, deep_ok=False) -> DataModelTheory:
+    """The reduced action and self-consistency of a spec with a symbolic Gaussian [data] model (cached).
+
+    For a deep spec (linear layers above the first) this is the first layer's action, whose coupling
+    is set by the layers above (``solve_data_model``); only ``deep_ok=True`` callers that set it get it."""
+    from .deep_data_model import is_deep
+    if is_deep(spec.network) and not deep_ok:
+        raise SpecError("this data-model analysis handles one hidden layer; for a deep spec use solve_data_model "
+                        "(mftsym solve), whose first-layer coupling comes from the layers above", "network.layers")
     data = spec.data or {}
     items = tuple(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in data.items()))
     return _theory(spec.network, items, noise_expression(spec), tuple(sorted(spec.params)),
@@ -349,7 +356,7 @@ def solve_data_model(spec, params=None, tol=1e-10, max_iter=500, beta=0.3, tau0=
     ``starts`` are extra (Φ, r) starting points of the saddle search (continuation along a sweep)."""
     from .deep_data_model import is_deep
     if is_deep(spec.network):   # more than one hidden layer: linear layers above a nonlinear first one
-        return _solve_deep(spec, params, tol)
+        return _solve_deep(spec, params, tol, tau0)
     theory = data_model_theory(spec)
     num = _Numeric(theory, spec, params)
     noise = num.vals["noise"]
@@ -380,7 +387,7 @@ def solve_data_model(spec, params=None, tol=1e-10, max_iter=500, beta=0.3, tau0=
                                                 **{k: float(v) for k, v in num.vals.items()}})
 
 
-def _solve_deep(spec, params=None, tol=1e-10):
+def _solve_deep(spec, params=None, tol=1e-10, tau0=None):
     r"""Deep data model, hidden layers above the first linear (docs/theory/deep_adaptive_kernel.md,
     "Data-model reduction"): the first layer's reduced action S(Φ, r) with the coupling κ_1 = α_1 n²/2
     of the backward rank-one tilt, f̄_k = (σ_eff² n/k!) ⟨m_k Σ_j τ_j m_j⟩, and the scalar chain
@@ -388,7 +395,7 @@ def _solve_deep(spec, params=None, tol=1e-10):
     (:func:`mftsym.solve.deep_data_model.couplings`); solved for (τ, ln v) by a root finder."""
     from scipy.optimize import root
     from .deep_data_model import couplings, upper_layers
-    theory = data_model_theory(spec)
+    theory = data_model_theory(spec, deep_ok=True)
     num = _Numeric(theory, spec, params)
     N, sw2 = upper_layers(spec, params)
     L, K = len(N), len(theory.modes)
@@ -419,8 +426,10 @@ def _solve_deep(spec, params=None, tol=1e-10):
 
     # starts: v from the prior chain at tau = c/noise times a factor
     best, res, its = None, np.inf, 0
-    for f in (1.0, 0.3, 0.1, 0.03, 0.01):
-        tau0 = f * num.c / noise
+    guesses = [f * num.c / noise for f in (1.0, 0.3, 0.1, 0.03, 0.01)]
+    if tau0 is not None:   # continuation along a sweep
+        guesses.insert(0, np.asarray(tau0, dtype=float))
+    for tau0 in guesses:
         num.kappa = 0.0
         w, _ = num.weights(tau0)
         q0 = float((w * np.tensordot(tau0, num.M, 1) ** 2).sum())
@@ -583,6 +592,26 @@ def locate_transition(spec, param, sol_a, sol_b, va, vb, jump_tol=None, xtol=1e-
     return out
 
 
+def _deep_first_layer_derivation(spec) -> Derivation:
+    """The first layer's reduced action of a deep spec, the coupling kappa_1 left symbolic, with the
+    rank-one coupling chain of the linear layers above in the notes."""
+    th = data_model_theory(spec, deep_ok=True)
+    S = th.generic_action.subs(DSYM, spec.network.input_dim)
+    defs = tuple(d for d in th.derivation.definitions if d.symbol.name != "S_red")
+    defs += (Definition(sp.Symbol("S_red", real=True), S, r"S_1(\Phi, r)",
+                        "first-layer reduced action, coupling kappa_1 = alpha_1 n^2/2 from the layers above"),)
+    notes = th.derivation.notes + (
+        r"Linear layers above the first (docs/theory/deep_adaptive_kernel.md): $\alpha_L = \sigma_a^2/N_L$, "
+        r"$\alpha_{l-1} = \frac{N_l}{N_{l-1}}\sigma_{w,l}^2\frac{\alpha_l}{1-\alpha_l v_l}$, "
+        r"$v_2 = \sigma_{w,2}^2 n^2\langle(\sum_j\tau_j m_j)^2\rangle$, "
+        r"$v_{l+1} = \sigma_{w,l+1}^2 v_l/(1-\alpha_l v_l)$, $\kappa_1 = \alpha_1 n^2/2$, "
+        r"$\bar f_k = \frac{\sigma_{\rm eff}^2 n}{k!}\langle m_k\sum_j\tau_j m_j\rangle$, "
+        r"$\sigma_{\rm eff}^2 = \sigma_a^2\prod_{l\ge2}\sigma_{w,l}^2/(1-\alpha_l v_l)$.",)
+    return Derivation("Deep adaptive kernel on Gaussian data: first layer's reduced action, linear layers above",
+                      th.variables, defs, {"action": sp.Symbol("S_red", real=True)},
+                      input_latex={**th.derivation.input_latex, KAPPA: r"\kappa_1"}, notes=notes)
+
+
 def adaptive_kernel_derivations(spec) -> list:
     """The adaptive-kernel equations, and their data-model reduction when the spec has a symbolic
     ``[data] inputs = "gaussian"`` model (the registry's derivation of ``"adaptive_kernel"``)."""
@@ -590,7 +619,10 @@ def adaptive_kernel_derivations(spec) -> list:
     out = [adaptive_derivation(spec)]
     if is_deep(spec.network):
         if spec.data is not None and spec.data.get("inputs") == "gaussian":
-            out.append(deep_data_model_derivation(spec, _teacher(spec)))
+            try:   # all layers linear: the closed-form teacher-mode scalars
+                out.append(deep_data_model_derivation(spec, _teacher(spec)))
+            except SpecError:
+                out.append(_deep_first_layer_derivation(spec))
         return out
     if spec.data is not None and spec.data.get("inputs") == "gaussian":
         out.append(data_model_theory(spec).derivation)

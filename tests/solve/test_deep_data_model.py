@@ -183,3 +183,16 @@ def test_derivation_and_cli(tmp_path):
     sol = json.loads(out.read_text())
     assert sol["order_parameters"]["fbar1"] == pytest.approx(
         solve_data_model(spec).order_parameters["fbar1"], rel=1e-10)
+
+
+def test_erf_first_layer_derivation_sweep_and_one_layer_only_analyses(tmp_path):
+    spec = _spec(hidden=2, first="erf", parametrization="ntk", upper_width="200", upper_var="1.5")
+    ders = adaptive_kernel_derivations(spec)
+    assert r"\kappa_1" in ders[1].latex() and r"\alpha_{l-1}" in " ".join(ders[1].notes)
+    from mftsym.solve.data_model import data_model_theory
+    with pytest.raises(SpecError, match="one hidden layer"):
+        data_model_theory(spec)            # the d -> infinity analyses do not know the deep coupling
+    from mftsym.solve.data_model_sweep import sweep_data_model
+    res = sweep_data_model(spec.with_params(sigma2=0.1), "n", np.array([300.0, 500.0]))
+    text = json.dumps(res, default=float)
+    assert "fbar1" in text
