@@ -352,6 +352,8 @@ def _wells(num, tau, saddles):
 def solve_data_model(spec, params=None, tol=1e-10, max_iter=500, beta=0.3, tau0=None, starts=()) -> Solution:
     """Self-consistent discrepancy τ, the saddles of the reduced action, and the dominant one.
 
+    A deep spec (linear, bias-free layers above the first hidden layer) is solved by :func:`_solve_deep`
+    (docs/theory/deep_adaptive_kernel.md, "Data-model reduction").
     ``tau0`` (a previous τ) is tried first, then the GP-free start c/σ² and rescalings of both;
     ``starts`` are extra (Φ, r) starting points of the saddle search (continuation along a sweep)."""
     from .deep_data_model import is_deep

@@ -2,7 +2,9 @@
 docs/theory/deep_adaptive_kernel.md "Data-model reduction"): depth 1 equals the one-hidden-layer
 reduced action's quadrature; deep linear networks agree with the data-array Gaussian closure of
 mftsym/solve/deep_adaptive.py on sampled Gaussian data (the data model is its P -> infinity limit);
-deep nonlinear specs are a clear SpecError; ``mftsym solve`` runs on a deep spec."""
+the general path (any first-layer activation, linear layers above) equals the closed form for linear
+layers and the one-hidden-layer model when the linear layer is infinitely wide; nonlinear layers
+above the first are a clear SpecError; ``mftsym solve`` runs on a deep spec."""
 
 import json
 
