@@ -117,7 +117,8 @@ def _theory(net, data_items, noise, param_names, treatment="relaxed"):
     s.data = dict(data_items)
     s.params = dict.fromkeys(param_names, 0.0)
     coeffs = _teacher(s)
-    hidden, phi = two_layer(net)
+    from .deep_data_model import first_layer
+    hidden, phi = first_layer(net)   # deep: the first layer; the linear layers above enter through couplings
     from .common import readout
     readout(net)   # one output: the scalar teacher
     modes = tuple(sorted(coeffs))
@@ -177,8 +178,15 @@ def _theory(net, data_items, noise, param_names, treatment="relaxed"):
                            treatment, variables, generic)
 
 
-def data_model_theory(spec) -> DataModelTheory:
-    """The reduced action and self-consistency of a spec with a symbolic Gaussian [data] model (cached)."""
+def data_model_theory(spec, deep_ok=False) -> DataModelTheory:
+    """The reduced action and self-consistency of a spec with a symbolic Gaussian [data] model (cached).
+
+    For a deep spec (linear layers above the first) this is the first layer's action, whose coupling
+    is set by the layers above (``solve_data_model``); only ``deep_ok=True`` callers that set it get it."""
+    from .deep_data_model import is_deep
+    if is_deep(spec.network) and not deep_ok:
+        raise SpecError("this data-model analysis handles one hidden layer; for a deep spec use solve_data_model "
+                        "(mftsym solve), whose first-layer coupling comes from the layers above", "network.layers")
     data = spec.data or {}
     items = tuple(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in data.items()))
     return _theory(spec.network, items, noise_expression(spec), tuple(sorted(spec.params)),
@@ -344,8 +352,13 @@ def _wells(num, tau, saddles):
 def solve_data_model(spec, params=None, tol=1e-10, max_iter=500, beta=0.3, tau0=None, starts=()) -> Solution:
     """Self-consistent discrepancy τ, the saddles of the reduced action, and the dominant one.
 
+    A deep spec (linear, bias-free layers above the first hidden layer) is solved by :func:`_solve_deep`
+    (docs/theory/deep_adaptive_kernel.md, "Data-model reduction").
     ``tau0`` (a previous τ) is tried first, then the GP-free start c/σ² and rescalings of both;
     ``starts`` are extra (Φ, r) starting points of the saddle search (continuation along a sweep)."""
+    from .deep_data_model import is_deep
+    if is_deep(spec.network):   # more than one hidden layer: linear layers above a nonlinear first one
+        return _solve_deep(spec, params, tol, tau0)
     theory = data_model_theory(spec)
     num = _Numeric(theory, spec, params)
     noise = num.vals["noise"]
@@ -374,6 +387,96 @@ def solve_data_model(spec, params=None, tol=1e-10, max_iter=500, beta=0.3, tau0=
                     tuple(saddles), "", extras={"phase": "aligned" if abs(best.order_parameters["Phi"]) > 0 else
                                                 "unaligned", "split_Phi": split,
                                                 **{k: float(v) for k, v in num.vals.items()}})
+
+
+def _solve_deep(spec, params=None, tol=1e-10, tau0=None):
+    r"""Deep data model, hidden layers above the first linear (docs/theory/deep_adaptive_kernel.md,
+    "Data-model reduction"): the first layer's reduced action S(Φ, r) with the coupling κ_1 = α_1 n²/2
+    of the backward rank-one tilt, f̄_k = (σ_eff² n/k!) ⟨m_k Σ_j τ_j m_j⟩, and the scalar chain
+    v_2 = σ_{w,2}² n² ⟨(Σ_j τ_j m_j)²⟩, v_{l+1} = σ_{w,l+1}² v_l/(1 − α_l v_l)
+    (:func:`mftsym.solve.deep_data_model.couplings`); solved for (τ, ln v) by a root finder."""
+    from scipy.optimize import root
+    from .deep_data_model import couplings, upper_layers
+    theory = data_model_theory(spec, deep_ok=True)
+    num = _Numeric(theory, spec, params)
+    N, sw2 = upper_layers(spec, params)
+    L, K = len(N), len(theory.modes)
+    sa2, n, noise = num.vals["sa2"], num.vals["n"], num.vals["noise"]
+    scale = np.maximum(np.abs(num.c), 1e-300)
+
+    def state(x):
+        tau, v = x[:K], np.exp(x[K:])
+        cp = couplings(N, sw2, sa2, v)
+        if cp is None:
+            return None
+        alpha, eff = cp
+        num.kappa = alpha[0] * n ** 2 / 2
+        w, _ = num.weights(tau)
+        ov = np.tensordot(tau, num.M, 1)
+        q = float((w * ov ** 2).sum())
+        fbar = eff * n / num.kfact * np.einsum("kij,ij->k", num.M * ov, w)
+        return tau, v, alpha, eff, q, fbar
+
+    def resid(x):
+        st = state(x)
+        if st is None:
+            return np.full(len(x), 1e6)
+        tau, v, alpha, eff, q, fbar = st
+        r = [(noise * tau - num.c + fbar) / scale, [1 - sw2[1] * n ** 2 * q / v[0]]]
+        r.append([1 - sw2[l + 1] * v[l - 1] / (1 - alpha[l] * v[l - 1]) / v[l] for l in range(1, L - 1)])
+        return np.concatenate([np.ravel(a) for a in r])
+
+    # starts: v from the prior chain at tau = c/noise times a factor
+    best, res, its = None, np.inf, 0
+    guesses = [f * num.c / noise for f in (1.0, 0.3, 0.1, 0.03, 0.01)]
+    if tau0 is not None:   # continuation along a sweep
+        guesses.insert(0, np.asarray(tau0, dtype=float))
+    for tau0 in guesses:
+        num.kappa = 0.0
+        w, _ = num.weights(tau0)
+        q0 = float((w * np.tensordot(tau0, num.M, 1) ** 2).sum())
+        v0 = [sw2[1] * n ** 2 * q0]
+        for l in range(2, L):
+            v0.append(sw2[l] * v0[-1])
+        x0 = np.concatenate([tau0, np.log(np.maximum(v0, 1e-300))])
+        for method in ("hybr", "lm"):
+            with np.errstate(all="ignore"):
+                sol = root(resid, x0, method=method, options={"xtol": 1e-13})
+            its += int(sol.nfev)
+            if np.all(np.isfinite(sol.x)):
+                r = float(np.max(np.abs(resid(sol.x))))
+                if r < res:
+                    best, res = sol.x, r
+            if res < tol:
+                break
+        if res < tol:
+            break
+    if best is None or res >= tol:
+        st = None if best is None else state(best)
+        u = "" if st is None else ", ".join(f"{a * x:.3g}" for a, x in zip(st[2][1:], st[1]))
+        raise ConvergenceError(f"deep data-model self-consistency did not converge: relative residual {res:.3g}"
+                               + (f" (alpha_l v_l of the linear layers: {u}; at 1 their teacher-mode measure is not "
+                                  "normalisable)" if u else "")
+                               + "; try a larger noise or widths N_l, or a smaller n")
+    tau, v, alpha, eff, q, fb = state(best)
+    saddles = num.saddles(tau)
+    if not saddles:
+        raise ConvergenceError("no stationary point of the first layer's reduced action was found")
+    w, _ = num.weights(tau)
+    frac, split = _wells(num, tau, saddles)
+    top = saddles[0]
+    ops = {"Phi": abs(top.order_parameters["Phi"]), "rho": top.order_parameters["rho"],
+           "mean_abs_Phi": float((w * np.abs(num.P)).sum()), "mean_Phi2": float((w * num.P ** 2).sum()),
+           "mean_rho": float((w * (num.P ** 2 + num.R)).sum()), "aligned_fraction": frac,
+           **{f"tau{k}": float(t) for k, t in zip(theory.modes, tau)},
+           **{f"fbar{k}": float(f) for k, f in zip(theory.modes, fb)},
+           **{f"v{l}": float(x) for l, x in enumerate(v, 2)},
+           "kappa1": float(num.kappa), "readout_factor": float(eff / sa2)}
+    return Solution("adaptive_kernel_data_model", ops, top.action, None, None, True, float(res), its,
+                    tuple(saddles), "", extras={"phase": "aligned" if abs(top.order_parameters["Phi"]) > 0 else
+                                                "unaligned", "split_Phi": split, "depth": L,
+                                                "widths": N.tolist(), "alphas": alpha.tolist(),
+                                                **{k: float(x) for k, x in num.vals.items()}})
 
 
 def _minima(sol):
@@ -491,10 +594,38 @@ def locate_transition(spec, param, sol_a, sol_b, va, vb, jump_tol=None, xtol=1e-
     return out
 
 
+def _deep_first_layer_derivation(spec) -> Derivation:
+    """The first layer's reduced action of a deep spec, the coupling kappa_1 left symbolic, with the
+    rank-one coupling chain of the linear layers above in the notes."""
+    th = data_model_theory(spec, deep_ok=True)
+    S = th.generic_action.subs(DSYM, spec.network.input_dim)
+    defs = tuple(d for d in th.derivation.definitions if d.symbol.name != "S_red")
+    defs += (Definition(sp.Symbol("S_red", real=True), S, r"S_1(\Phi, r)",
+                        "first-layer reduced action, coupling kappa_1 = alpha_1 n^2/2 from the layers above"),)
+    notes = th.derivation.notes + (
+        r"Linear layers above the first (docs/theory/deep_adaptive_kernel.md): $\alpha_L = \sigma_a^2/N_L$, "
+        r"$\alpha_{l-1} = \frac{N_l}{N_{l-1}}\sigma_{w,l}^2\frac{\alpha_l}{1-\alpha_l v_l}$, "
+        r"$v_2 = \sigma_{w,2}^2 n^2\langle(\sum_j\tau_j m_j)^2\rangle$, "
+        r"$v_{l+1} = \sigma_{w,l+1}^2 v_l/(1-\alpha_l v_l)$, $\kappa_1 = \alpha_1 n^2/2$, "
+        r"$\bar f_k = \frac{\sigma_{\rm eff}^2 n}{k!}\langle m_k\sum_j\tau_j m_j\rangle$, "
+        r"$\sigma_{\rm eff}^2 = \sigma_a^2\prod_{l\ge2}\sigma_{w,l}^2/(1-\alpha_l v_l)$.",)
+    return Derivation("Deep adaptive kernel on Gaussian data: first layer's reduced action, linear layers above",
+                      th.variables, defs, {"action": sp.Symbol("S_red", real=True)},
+                      input_latex={**th.derivation.input_latex, KAPPA: r"\kappa_1"}, notes=notes)
+
+
 def adaptive_kernel_derivations(spec) -> list:
     """The adaptive-kernel equations, and their data-model reduction when the spec has a symbolic
     ``[data] inputs = "gaussian"`` model (the registry's derivation of ``"adaptive_kernel"``)."""
+    from .deep_data_model import deep_data_model_derivation, is_deep
     out = [adaptive_derivation(spec)]
+    if is_deep(spec.network):
+        if spec.data is not None and spec.data.get("inputs") == "gaussian":
+            try:   # all layers linear: the closed-form teacher-mode scalars
+                out.append(deep_data_model_derivation(spec, _teacher(spec)))
+            except SpecError:
+                out.append(_deep_first_layer_derivation(spec))
+        return out
     if spec.data is not None and spec.data.get("inputs") == "gaussian":
         out.append(data_model_theory(spec).derivation)
     if spec.data is not None and spec.data.get("inputs") == "two_hot":

@@ -57,7 +57,11 @@ def sweep_data_model(spec, param: str, values, plot=None, refine=True, jump_tol=
                      "kind": "first_order", "definition": DEFINITION_FINITE,
                      "from": phases[i], "to": phases[j], "jump_Phi": b[0] - a[0]}
             transitions.append(t)
-    if limits and len(ok) > 1:
+    from .deep_data_model import is_deep
+    if limits and len(ok) > 1 and is_deep(spec.network):   # the spinodal and d -> infinity analyses: one layer
+        transitions.append({"kind": "not_available", "definition": "d_to_infinity",
+                            "reason": "the spinodal and d -> infinity analyses handle one hidden layer"})
+    elif limits and len(ok) > 1:
         if refine:
             transitions += finite_d_spinodals(spec, param, [values[i] for i in ok], [sols[i] for i in ok])
         try:
