@@ -91,12 +91,9 @@ class DeepModel:
         return out
 
 
-def deep_model(spec, input_dim: int, params=None) -> DeepModel:
-    """Read a μP fully connected spec ``dense(N) [-> act] -> ... -> dense(N) [-> act] -> dense(1)``."""
-    net = spec.network
-    if net.parametrization != "mu_p":
-        raise SpecError(f"the DMFT describes the mu_p parametrization; this spec uses {net.parametrization!r}. "
-                        "Set parametrization = \"mu_p\" and give gamma0 in [params]", "network.parametrization")
+def dense_chain(net) -> tuple:
+    """(dense layers, activation expressions φ_l(x) of the hidden layers; identity where none follows)
+    of a fully connected network ``dense -> [activation] -> ... -> dense``; other layers are refused."""
     layers = list(net.layers)
     dense, phis, i = [], [], 0
     while i < len(layers):
@@ -112,6 +109,16 @@ def deep_model(spec, input_dim: int, params=None) -> DeepModel:
             phis.append(X)
     if len(dense) < 2 or len(phis) != len(dense) - 1:
         raise SpecError("the DMFT needs at least one hidden layer and a dense readout last", "network.layers")
+    return dense, phis
+
+
+def deep_model(spec, input_dim: int, params=None) -> DeepModel:
+    """Read a μP fully connected spec ``dense(N) [-> act] -> ... -> dense(N) [-> act] -> dense(1)``."""
+    net = spec.network
+    if net.parametrization != "mu_p":
+        raise SpecError(f"the DMFT describes the mu_p parametrization; this spec uses {net.parametrization!r}. "
+                        "Set parametrization = \"mu_p\" and give gamma0 in [params]", "network.parametrization")
+    dense, phis = dense_chain(net)
     readout = dense[-1]
     if not (readout.width.is_Integer and int(readout.width) == 1):
         raise SpecError(f"the readout must have width 1, got {readout.width}", "network.layers[-1].width")

@@ -20,17 +20,8 @@ def derive_dmft_deep(spec) -> Derivation:
     d = spec.network.input_dim
     if d.is_Integer:
         deep_model(spec, int(d))                      # the same checks (and messages) as the solver
-    layers = [l for l in spec.network.layers]
-    from ..spec import Dense, Nonlinearity
-    dense = [l for l in layers if isinstance(l, Dense)]
-    phis, i = [], 0
-    while i < len(layers):
-        i += 1
-        if i < len(layers) and isinstance(layers[i], Nonlinearity):
-            phis.append(layers[i].fn.expr)
-            i += 1
-        elif i < len(layers):
-            phis.append(X)
+    from .deep import dense_chain
+    dense, phis = dense_chain(spec.network)
     L = len(dense) - 1
     t, s = sp.symbols("t s", integer=True, nonnegative=True)
     g0, dt = make_symbol("gamma0"), sp.Symbol("dt", positive=True)
