@@ -16,6 +16,8 @@ Scaled-down CPU study (two parts of a few minutes each on one core; see README.m
     python validation/study_curse_of_detail/run.py b3pilot [i/k]  # B3 pilot (alignment vs P per N; part i of k)
     python validation/study_curse_of_detail/run.py b3      # B3 main run at the pilot's P_N
     python validation/study_curse_of_detail/run.py b3report  # B3 fits, b3_report.json, specialists_b3.png
+    python validation/study_curse_of_detail/run.py b4 [i/k]  # B4, declared replication of the joint fit (part i of k)
+    python validation/study_curse_of_detail/run.py b4report  # B4 fit, b4_report.json, specialists_b4.png
     python validation/study_curse_of_detail/run.py report  # fits, report.json, *.png (seconds)
 """
 
@@ -554,13 +556,121 @@ def b3_plot(rep):
     plt.close(fig)
 
 
+# --------------------------------------------------------------------------- study B4 (README.md, declared)
+B4_P = (64, 128, 256)
+B4_DRAWS, B4_MEMBERS, B4_STEPS = 8, 4, 6000
+B4_A_MIN = 0.05
+B4_KEYS = ("m_he3", "m_eff", "m_50")          # primary first
+
+
+def b4_jobs():
+    jobs = [(N, iP, P, k) for N in B3_N for iP, P in enumerate(B4_P) for k in range(B4_DRAWS)]
+    return sorted(jobs, key=lambda j: -j[0] * (j[2] + 64))      # roughly by cost, dealt round robin
+
+
+def run_b4(part="1/1"):
+    """Declared replication of B3's joint fit: every (N, P, data set) of the B4 design, part i of k."""
+    i, k = (int(x) for x in part.split("/"))
+    t0 = time.time()
+    rows = [{**sample_b3(B3_D, N, P, SEED + 20000 + 10000 * iP + 10 * N + kk, B4_MEMBERS, B4_STEPS), "draw": kk}
+            for (N, iP, P, kk) in b4_jobs()[i - 1::k]]
+    (HERE / f"rows_b4_{i}of{k}.json").write_text(json.dumps({"rows": rows, "seconds": round(time.time() - t0, 1)}) + "\n")
+
+
+def b4_joint_fit(rows, key, boots=2000, seed=0):
+    """The declared B4 fit: OLS of log M = c + b log sqrt(N/d) + g log A, one point per data set
+    (chain means), points with A <= B4_A_MIN or M <= 0 excluded; errors from a bootstrap over the
+    data sets within each width."""
+    pts = [(r["N"], float(np.mean(r["align"])), float(np.mean(r[key]))) for r in rows]
+    kept = [p for p in pts if p[1] > B4_A_MIN and p[2] > 0]
+    N, A, M = (np.array(v, float) for v in zip(*kept))
+    X = np.vstack([np.ones(len(M)), np.log(np.sqrt(N / B3_D)), np.log(A)]).T
+    Y = np.log(M)
+    coef = np.linalg.lstsq(X, Y, rcond=None)[0]
+    rng = np.random.default_rng(seed)
+    groups = [np.nonzero(N == n)[0] for n in sorted(set(N))]
+    bs = []
+    for _ in range(boots):
+        idx = np.concatenate([g[rng.integers(0, len(g), len(g))] for g in groups])
+        bs.append(np.linalg.lstsq(X[idx], Y[idx], rcond=None)[0])
+    bs = np.array(bs)
+    b, bse = float(coef[1]), float(bs[:, 1].std())
+    return {"b_width": b, "b_width_se": bse, "sigma_from_1": abs(b - 1) / bse, "pass_2sigma": bool(abs(b - 1) < 2 * bse),
+            "g_align": float(coef[2]), "g_align_se": float(bs[:, 2].std()), "intercept": float(coef[0]),
+            "points": int(len(Y)), "excluded": int(len(pts) - len(kept)),
+            "rms_residual": float(np.sqrt(np.mean((Y - X @ coef) ** 2))), "data": kept}
+
+
+def make_b4_report():
+    rows, secs = [], 0.0
+    for f in sorted(HERE.glob("rows_b4_*of*.json")):
+        j = json.loads(f.read_text())
+        rows += j["rows"]
+        secs += j["seconds"]
+    fits = {k: b4_joint_fit(rows, k) for k in B4_KEYS}
+    cells = []
+    for N in B3_N:
+        for P in B4_P:
+            rs = [r for r in rows if r["N"] == N and r["P"] == P]
+            if not rs:
+                continue
+            a = np.array([np.mean(r["align"]) for r in rs])
+            cells.append({"N": N, "P": P, "data_sets": len(rs), "align_mean": float(a.mean()), "align_sd": float(a.std(ddof=1)),
+                          **{k: float(np.mean([np.mean(r[k]) for r in rs])) for k in B4_KEYS},
+                          "m_eff_first_half": float(np.mean([np.mean(r["m_eff_first_half"]) for r in rs])),
+                          "m_eff_second_half": float(np.mean([np.mean(r["m_eff_second_half"]) for r in rs]))})
+    rep = {"settings": {"d": B3_D, "N": list(B3_N), "P": list(B4_P), "data_sets_per_cell": B4_DRAWS,
+                        "members": B4_MEMBERS, "steps": B4_STEPS, "kappa": NOISE_VAR, "a_min": B4_A_MIN},
+           "primary": "m_he3", "fits": fits, "cells": cells, "seconds": secs, "rows_total": len(rows)}
+    (HERE / "b4_report.json").write_text(json.dumps(rep, indent=1) + "\n")
+    b4_plot(rep)
+    for k, f in fits.items():
+        print(k, {kk: (round(v, 3) if isinstance(v, float) else v) for kk, v in f.items() if kk != "data"})
+    for c in cells:
+        print({k: round(v, 3) if isinstance(v, float) else v for k, v in c.items()})
+
+
+def b4_plot(rep):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import matplotlib.ticker  # noqa: F401
+    fig, axes = plt.subplots(1, 3, figsize=(14, 4))
+    for ax, key, lab in zip(axes, B4_KEYS, ("He3-share count (primary)", "M_eff", "M_50")):
+        f = rep["fits"][key]
+        N, A, M = (np.array(v, float) for v in zip(*f["data"]))
+        x = np.sqrt(N / B3_D)
+        sc = ax.scatter(x * np.exp(0.04 * np.random.default_rng(0).standard_normal(len(x))), M * (B3_A0 / A) ** f["g_align"],
+                        c=A, s=12, cmap="viridis")
+        xx = np.sqrt(np.array(sorted(set(N))) / B3_D)
+        ax.plot(xx, np.exp(f["intercept"]) * B3_A0 ** f["g_align"] * xx ** f["b_width"], "k-", lw=1,
+                label=f"fit: b = {f['b_width']:.2f} ± {f['b_width_se']:.2f}, g = {f['g_align']:.2f} ± {f['g_align_se']:.2f}")
+        ax.plot(xx, np.exp(np.mean(np.log(M * (B3_A0 / A) ** f["g_align"]) - np.log(x))) * xx, "k--", lw=0.8,
+                label="slope 1 (derived)")
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("sqrt(N/d)")
+        ax.set_xticks(xx, [f"{v:.2f}" for v in xx])
+        ax.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
+        ax.set_ylabel(f"count x (A0/A)^g, A0 = {B3_A0}")
+        ax.set_title(f"B4 {lab}: {f['points']} data sets", fontsize=9)
+        ax.legend(fontsize=7)
+        fig.colorbar(sc, ax=ax, label="alignment A")
+    fig.suptitle(f"B4 (declared): d = {B3_D}, P = {list(rep['settings']['P'])}, "
+                 f"{rep['settings']['data_sets_per_cell']} data sets x {rep['settings']['members']} chains per (N, P); "
+                 "log M = c + b log sqrt(N/d) + g log A", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(HERE / "specialists_b4.png", dpi=110)
+    plt.close(fig)
+
+
 def main(argv):
     torch.set_num_threads(1)
     parts = argv or ["a", "b", "report"]
-    if parts[0] in ("b3pilot", "b3", "b3rep"):
-        return {"b3pilot": run_b3_pilot, "b3": run_b3, "b3rep": run_b3_replicates}[parts[0]](*parts[1:2])
+    if parts[0] in ("b3pilot", "b3", "b3rep", "b4"):
+        return {"b3pilot": run_b3_pilot, "b3": run_b3, "b3rep": run_b3_replicates, "b4": run_b4}[parts[0]](*parts[1:2])
     for part in parts:
-        {"b3report": make_b3_report, "a": run_a, "a24": run_a24, "b": run_b, "b2": run_b2, "steps": run_steps_check,
+        {"b3report": make_b3_report, "b4report": make_b4_report, "a": run_a, "a24": run_a24, "b": run_b, "b2": run_b2, "steps": run_steps_check,
          "report": make_report}[part]()
 
 
