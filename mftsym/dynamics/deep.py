@@ -91,6 +91,34 @@ class DeepModel:
         return out
 
 
+def smooth_kinks(phi: sp.Expr, width: float):
+    r"""φ with every kink (a jump J of φ' at x = c) smoothed by a Gaussian of standard deviation ``width``:
+    φ_w(x) = φ(x) + Σ_c J [w ϕ((x−c)/w) − |x−c| Φ(−|x−c|/w)], the Gaussian convolution of the kink's
+    J·relu(x − c) part (exact for piecewise-linear φ: relu, leaky_relu, abs).  φ_w' is continuous and
+    φ_w'' = a.e. φ'' + Σ_c J N(x − c; 0, w²), so pathwise derivatives of φ_w carry the kink's Dirac mass
+    (docs/theory/dynamics.md, "Deep networks").  ``None`` if φ' has no step to smooth."""
+    d1 = almost_everywhere_derivative(phi)
+    if d1.has(sp.Piecewise):
+        raise SpecError(f"the derivative of {phi} is piecewise with conditions the deep Monte Carlo DMFT cannot "
+                        "locate; write the activation with Max/Abs/Heaviside or use a smooth one", "network.layers")
+    full = sp.expand(sp.diff(d1, X))
+    deltas = full.atoms(sp.DiracDelta)
+    if not deltas:
+        return None
+    w = sp.Float(width)
+    corr = sp.S.Zero
+    for d in deltas:
+        a = d.args[0]
+        k = sp.diff(a, X)
+        if len(d.args) > 1 or not k.is_number or k == 0 or full.coeff(d).has(X):
+            raise SpecError(f"the kink of {phi} ({d}) is not a plain slope jump at a fixed point; use a smooth "
+                            "activation", "network.layers")
+        u, jump = a / k, full.coeff(d) / sp.Abs(k)
+        corr += jump * (w * sp.exp(-u ** 2 / (2 * w ** 2)) / sp.sqrt(2 * sp.pi)
+                        - sp.Abs(u) * (1 - sp.erf(sp.Abs(u) / (sp.sqrt(2) * w))) / 2)
+    return phi + corr
+
+
 def dense_chain(net) -> tuple:
     """(dense layers, activation expressions φ_l(x) of the hidden layers; identity where none follows)
     of a fully connected network ``dense -> [activation] -> ... -> dense``; other layers are refused."""

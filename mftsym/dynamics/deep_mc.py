@@ -11,7 +11,9 @@ downward for z at every step):
   u_i(t) − u_i(s) is small when the features move little;
 * the response functions R^k(t,s) = v_k⟨∂φ(h^k(t))/∂r^k(s)⟩ and B^k(t,s) = v_k⟨∂g^{k+1}(t)/∂u^{k+1}(s)⟩
   (B&P's A, B times dt γ₀) are sample means of pathwise derivatives, propagated forward with the
-  fields (each site's Jacobian of its fields with respect to its own sources);
+  fields (each site's Jacobian of its fields with respect to its own sources); a kinked φ is swept
+  as its Gaussian smoothing (:func:`.deep.smooth_kinks`, done by the solver) so that φ'' carries the
+  kink's Dirac mass;
 * the outputs move by the Euler step of B&P, f(t+dt) = f(t) + dt [Θ_exact(0) + Θ̂(t) − Θ̂(0)] Δ(t),
   with Θ̂ = Σ_k Φ̃^k ∘ G^{k+1} from the samples and Θ_exact(0) the spec's NTK (a control variate: as
   γ₀ → 0 every site's fields freeze, Θ̂(t) − Θ̂(0) → 0, and the NTK predictor is recovered exactly).

@@ -16,6 +16,12 @@ from .deep import DeepLinearSweep, deep_model
 from .deep_mc import DeepMonteCarloSweep
 
 
+#: Width w (standard deviation, in preactivation units) of the Gaussian smoothing of a kink for the deep
+#: Monte Carlo solver (:func:`.deep.smooth_kinks`); w = 0.2, 0.1, 0.05 moved the outputs by <= 0.006
+#: (docs/theory/dynamics.md, "Deep networks").
+KINK_WIDTH = 0.1
+
+
 def _kinked(phi) -> bool:
     """φ' jumps (relu, leaky_relu, abs, ...): its almost-everywhere derivative has a step."""
     import sympy as sp
@@ -42,13 +48,14 @@ def solve_deep(spec, cfg, x, y, xt, params=None):
     if solver == "exact" and not model.linear:
         raise SpecError("the exact DMFT solver needs a linear network (its single site is Gaussian); "
                         "use solver = \"monte_carlo\"", "dynamics.solver")
-    if solver == "monte_carlo" and model.depth > 1:
-        kinked = [str(p) for p in model.phis if _kinked(p)]
-        if kinked:
-            raise SpecError(f"the deep Monte Carlo DMFT takes its response functions from pathwise derivatives, which "
-                            f"miss the Dirac mass of phi'' at the kink of {kinked[0]} (its derivative jumps); use a "
-                            "smooth activation (gelu, softplus, tanh, erf, ...), or one hidden layer (no responses "
-                            "needed)", "network.layers")
+    swept = model
+    if solver == "monte_carlo" and model.depth > 1 and any(_kinked(p) for p in model.phis):
+        # pathwise responses miss the Dirac mass of φ'' at a kink: sweep the Gaussian-smoothed φ_w
+        # (its φ_w'' carries that mass), keeping the exact Θ(0) of φ as the control variate
+        from dataclasses import replace
+        from .deep import smooth_kinks
+        swept = replace(model, phis=tuple(q if (q := smooth_kinks(p, KINK_WIDTH)) is not None else p
+                                          for p in model.phis))
     if cfg.backend != "numpy" and solver == "exact":
         raise SpecError("the exact deep solver runs on numpy; use backend = \"numpy\" (or solver = "
                         "\"monte_carlo\" for torch)", "dynamics.backend")
@@ -61,7 +68,7 @@ def solve_deep(spec, cfg, x, y, xt, params=None):
     P = len(x)
     Kx = model.input_kernel(xa)
     if solver == "monte_carlo":
-        sweep = DeepMonteCarloSweep(model, Kx, y, P, cfg.gamma0, cfg.dt, cfg.steps, cfg.samples,
+        sweep = DeepMonteCarloSweep(swept, Kx, y, P, cfg.gamma0, cfg.dt, cfg.steps, cfg.samples,
                                     model.initial_ntk(xa)[:, :P], seed=cfg.seed, backend=cfg.backend,
                                     device=cfg.device)
     else:

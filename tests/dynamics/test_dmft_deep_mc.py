@@ -117,15 +117,6 @@ def test_damped_iterations_agree_with_the_forward_sweep_and_report_nonconvergenc
     assert not bad.converged and "residual" in bad.message
 
 
-@pytest.mark.parametrize("act", ["relu", "leaky_relu(0.2)", "abs(x)"])
-def test_kinked_activations_are_refused_with_a_reason(act):
-    """Pathwise responses miss φ'' = Dirac mass at a kink: the deep Monte Carlo solver refuses such φ."""
-    from mftsym.errors import SpecError
-    x, y, xt = data(P=3, Pt=2)
-    with pytest.raises(SpecError, match="Dirac"):
-        solve_dmft(deep_spec(2, act=act, steps=3, samples=20), x, y, xt)
-
-
 def test_too_large_a_problem_is_refused_before_allocating():
     from mftsym.errors import EvaluationError
     x, y, xt = data(P=40, Pt=2)
