@@ -110,13 +110,17 @@ def smooth_kinks(phi: sp.Expr, width: float):
     for d in deltas:
         a = d.args[0]
         k = sp.diff(a, X)
-        if len(d.args) > 1 or not k.is_number or k == 0 or full.coeff(d).has(X):
+        c = -a.subs(X, 0) / k if k.is_number and k != 0 else None
+        jump = full.coeff(d).subs(X, c) / sp.Abs(k) if c is not None else None     # f(x) δ(x−c) = f(c) δ(x−c)
+        if len(d.args) > 1 or jump is None or not jump.is_number:
             raise SpecError(f"the kink of {phi} ({d}) is not a plain slope jump at a fixed point; use a smooth "
                             "activation", "network.layers")
-        u, jump = a / k, full.coeff(d) / sp.Abs(k)
+        if jump == 0:                                                  # φ' continuous there (e.g. x² H(x))
+            continue
+        u = a / k
         corr += jump * (w * sp.exp(-u ** 2 / (2 * w ** 2)) / sp.sqrt(2 * sp.pi)
                         - sp.Abs(u) * (1 - sp.erf(sp.Abs(u) / (sp.sqrt(2) * w))) / 2)
-    return phi + corr
+    return phi + corr if corr != 0 else None
 
 
 def dense_chain(net) -> tuple:

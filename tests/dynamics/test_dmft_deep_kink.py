@@ -35,6 +35,20 @@ def test_smoothed_kink_is_the_gaussian_convolution(act):
         assert abs(d1(1e-9) - d1(-1e-9)) < 1e-6
 
 
+def test_two_and_shifted_kinks_are_smoothed_and_continuous_slopes_left_alone():
+    """relu(x) − relu(x − 1) (two kinks) and relu(2x − 1) (a kink at 1/2, slope 2): φ_w equals the
+    Gaussian convolution to 1e-6; x² H(x) (φ' continuous, no Dirac mass in φ'') needs no smoothing."""
+    from scipy.integrate import quad
+    xs = np.linspace(-1.5, 1.5, 31)
+    for phi in (sp.Max(0, X) - sp.Max(0, X - 1), sp.Max(0, 2 * X - 1)):
+        f, p = (sp.lambdify(X, e, ["scipy", "numpy"]) for e in (smooth_kinks(phi, 0.1), phi))
+        ref = np.array([quad(lambda t: p(x0 + 0.1 * t) * np.exp(-t * t / 2) / np.sqrt(2 * np.pi), -12, 12,
+                             points=[-x0 / 0.1, (0.5 - x0) / 0.1, (1 - x0) / 0.1], epsabs=1e-12, limit=200)[0]
+                        for x0 in xs])
+        assert np.max(np.abs(f(xs) - ref)) < 1e-6
+    assert smooth_kinks(X ** 2 * sp.Heaviside(X), 0.1) is None
+
+
 @pytest.mark.parametrize("act", ["relu", "abs(x)"])
 def test_lazy_limit_deep_kinked_is_the_ntk_predictor(act):
     """3 hidden layers, γ₀ = 1e-7, 100 samples: outputs at every step equal the NTK predictor to 1e-6."""
