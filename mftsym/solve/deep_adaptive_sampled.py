@@ -31,10 +31,10 @@ seeds for its error.  Measured against Langevin ensembles in validation/study5_d
 from __future__ import annotations
 
 import numpy as np
-import sympy as sp
 
 from ..errors import ConvergenceError
 from ..spec import X
+from ..spec.expressions import as_expr
 from .compiled import lambdify
 from .deep_adaptive import DeepSetup, layer_kernel, solve_deep_adaptive_kernel
 from .solution import Solution
@@ -78,7 +78,7 @@ def solve_deep_adaptive_sampled(spec, x_train, y_train, x_test=None, params=None
     st = DeepSetup(spec, x_train, y_train, x_test, params)
     tilts, closure = _closure_start(st, spec, x_train, y_train, x_test, params)
     q_ref = float(np.sum(closure.extras["Q_eigenvalues"]))
-    phis = [lambdify([X], sp.sympify(lay["phi"]), "torch") for lay in st.layers]
+    phis = [lambdify([X], as_expr(lay["phi"], "activation"), "torch") for lay in st.layers]
     g = torch.Generator().manual_seed(seed)
     P, L = st.P, st.depth
     Xa = torch.as_tensor(st.X if st.Xt is None else np.vstack([st.X, st.Xt]), dtype=dt)
