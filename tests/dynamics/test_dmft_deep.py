@@ -13,6 +13,7 @@ from mftsym.dynamics import solve_dmft
 from mftsym.errors import SpecError
 from mftsym.spec import Spec
 from mftsym.validate.theory import ntk_predictor
+from tests.dynamics.gd_ensemble import gd_ensemble_outputs, mean_and_se
 from tests.tolerances import DMFT_NTK_LIMIT_ATOL
 
 
@@ -99,29 +100,15 @@ def test_deep_linear_matches_finite_width_gd_ensemble():
     """μP deep linear network (3 hidden layers, N = 512, 24 members) trained by the validation harness's
     GradientDescent (raw step η₀γ₀²N): the ensemble-mean outputs at steps 10 and 20 lie within 4 standard
     errors of the exact DMFT on every point (the mean's O(1/N) bias is far below the SE)."""
-    torch = pytest.importorskip("torch")
-    from mftsym.validate.gradient_descent import GradientDescent
-    from mftsym.validate.torch_network import EnsembleNetwork, member_generators, network_plan
-    torch.set_num_threads(1)
+    pytest.importorskip("torch")
     x, y, xt = data(P=4, Pt=2)
     spec = deep_spec(3, gamma0=1.0, steps=20)
     sol = solve_dmft(spec, x, y, xt)
     ref = np.hstack([sol.extras["train_predictions"], sol.extras["test_predictions"]])
-    N, M = 512, 24
-    ens = EnsembleNetwork(network_plan(spec, width=N), M)
-    gens = member_generators(N, M)
-    params = ens.init_params(gens)
-    gd = GradientDescent(lr=0.03, steps=20)
-    tx, ty, txt = (torch.tensor(a) for a in (x, y[:, None], xt))
-    xa = torch.cat([tx, txt])
-    for k in range(20):
-        gd.step(ens, params, gens, tx, ty, k, 1e6, None)
-        if k + 1 in (10, 20):
-            with torch.no_grad():
-                out = ens.forward(params, xa)[..., 0].numpy()
-            mean, se = out.mean(0), out.std(0, ddof=1) / np.sqrt(M)
-            assert np.all(np.abs(mean - ref[k + 1]) < 4 * se), (k, mean, ref[k + 1], se)
-            assert np.sqrt(np.mean((out - ref[k + 1]) ** 2)) < 0.05          # each network is close too
+    for t, out in gd_ensemble_outputs(spec, x, y, xt, lr=0.03, steps=20, record=(10, 20)).items():
+        mean, se = mean_and_se(out)
+        assert np.all(np.abs(mean - ref[t]) < 4 * se), (t, mean, ref[t], se)
+        assert np.sqrt(np.mean((out - ref[t]) ** 2)) < 0.05          # each network is close too
 
 
 @pytest.mark.parametrize("change,match", [

@@ -13,6 +13,7 @@ from mftsym.dynamics import solve_dmft
 from mftsym.dynamics.deep import X, deep_model, smooth_kinks
 from mftsym.dynamics.deep_mc import DeepMonteCarloSweep
 from mftsym.dynamics.deep_solver import KINK_WIDTH
+from tests.dynamics.gd_ensemble import gd_ensemble_outputs, mean_and_se
 from tests.dynamics.test_dmft_deep import data, deep_spec, ntk_curve
 from tests.tolerances import DMFT_NTK_LIMIT_ATOL
 
@@ -67,34 +68,19 @@ def test_deep_relu_matches_finite_width_gd_ensemble():
     Monte Carlo DMFT (smoothed kink; mean of 4 draws of 800 samples): ensemble means at steps 8 and 16
     within 4 combined standard errors (ensemble and DMFT draws), every network within 0.06 rms of the
     DMFT; the features move."""
-    torch = pytest.importorskip("torch")
-    from mftsym.validate.gradient_descent import GradientDescent
-    from mftsym.validate.torch_network import EnsembleNetwork, member_generators, network_plan
-    torch.set_num_threads(1)
+    pytest.importorskip("torch")
     x, y, xt = data(P=3, Pt=2)
     spec = deep_spec(3, act="relu", gamma0=1.0, lr=0.05, steps=16, samples=800)
     sols = [solve_dmft(spec, x, y, xt, seed=s) for s in range(4)]
     refs = np.array([np.hstack([s.extras["train_predictions"], s.extras["test_predictions"]]) for s in sols])
     ref, ref_se = refs.mean(0), refs.std(0, ddof=1) / 2
     sol = sols[0]
-    N, M = 512, 24
-    ens = EnsembleNetwork(network_plan(spec, width=N), M)
-    gens = member_generators(N, M)
-    params = ens.init_params(gens)
-    gd = GradientDescent(lr=0.05, steps=16)
-    tx, ty, txt = (torch.tensor(a) for a in (x, y[:, None], xt))
-    xa = torch.cat([tx, txt])
     moved = False
-    for k in range(16):
-        gd.step(ens, params, gens, tx, ty, k, 1e6, None)
-        if k + 1 in (8, 16):
-            with torch.no_grad():
-                out = ens.forward(params, xa)[..., 0].numpy()
-            mean, se = out.mean(0), out.std(0, ddof=1) / np.sqrt(M)
-            print(k + 1, np.round(mean, 4), np.round(ref[k + 1], 4), np.round(se, 4), np.round(ref_se[k + 1], 4))
-            assert np.all(np.abs(mean - ref[k + 1]) < 4 * np.hypot(se, ref_se[k + 1])), (k, mean, ref[k + 1], se)
-            assert np.sqrt(np.mean((out - ref[k + 1]) ** 2)) < 0.06
-            moved = moved or np.max(np.abs(ref[k + 1])) > 0.2
+    for t, out in gd_ensemble_outputs(spec, x, y, xt, lr=0.05, steps=16, record=(8, 16)).items():
+        mean, se = mean_and_se(out)
+        assert np.all(np.abs(mean - ref[t]) < 4 * np.hypot(se, ref_se[t])), (t, mean, ref[t], se)
+        assert np.sqrt(np.mean((out - ref[t]) ** 2)) < 0.06
+        moved = moved or np.max(np.abs(ref[t])) > 0.2
     assert moved and sol.order_parameters["ntk_change"] > 0.05            # the test is not trivial
 
 

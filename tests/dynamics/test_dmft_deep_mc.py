@@ -8,6 +8,7 @@ import pytest
 from mftsym.dynamics import solve_dmft
 from mftsym.dynamics.deep import DeepLinearSweep, deep_model
 from mftsym.dynamics.deep_mc import DeepMonteCarloSweep
+from tests.dynamics.gd_ensemble import gd_ensemble_outputs, mean_and_se
 from tests.dynamics.test_dmft_deep import data, deep_spec, ntk_curve
 from tests.tolerances import DMFT_NTK_LIMIT_ATOL, SLOPE_SIGMAS
 
@@ -66,31 +67,17 @@ def test_deep_tanh_matches_finite_width_gd_ensemble():
     """μP tanh network, 3 hidden layers, N = 512, 24 members (validation harness, raw step η₀γ₀²N) vs the
     Monte Carlo DMFT (800 samples): ensemble means at steps 8 and 16 within 4 SE plus the DMFT's own
     Monte Carlo error (0.01), every network within 0.05 rms."""
-    torch = pytest.importorskip("torch")
-    from mftsym.validate.gradient_descent import GradientDescent
-    from mftsym.validate.torch_network import EnsembleNetwork, member_generators, network_plan
-    torch.set_num_threads(1)
+    pytest.importorskip("torch")
     x, y, xt = data(P=3, Pt=2)
     spec = deep_spec(3, act="tanh", gamma0=1.0, lr=0.05, steps=16, samples=800)
     sol = solve_dmft(spec, x, y, xt)
     ref = np.hstack([sol.extras["train_predictions"], sol.extras["test_predictions"]])
-    N, M = 512, 24
-    ens = EnsembleNetwork(network_plan(spec, width=N), M)
-    gens = member_generators(N, M)
-    params = ens.init_params(gens)
-    gd = GradientDescent(lr=0.05, steps=16)
-    tx, ty, txt = (torch.tensor(a) for a in (x, y[:, None], xt))
-    xa = torch.cat([tx, txt])
     moved = False
-    for k in range(16):
-        gd.step(ens, params, gens, tx, ty, k, 1e6, None)
-        if k + 1 in (8, 16):
-            with torch.no_grad():
-                out = ens.forward(params, xa)[..., 0].numpy()
-            mean, se = out.mean(0), out.std(0, ddof=1) / np.sqrt(M)
-            assert np.all(np.abs(mean - ref[k + 1]) < 4 * se + 0.01), (k, mean, ref[k + 1], se)
-            assert np.sqrt(np.mean((out - ref[k + 1]) ** 2)) < 0.05
-            moved = moved or np.max(np.abs(ref[k + 1])) > 0.2
+    for t, out in gd_ensemble_outputs(spec, x, y, xt, lr=0.05, steps=16, record=(8, 16)).items():
+        mean, se = mean_and_se(out)
+        assert np.all(np.abs(mean - ref[t]) < 4 * se + 0.01), (t, mean, ref[t], se)
+        assert np.sqrt(np.mean((out - ref[t]) ** 2)) < 0.05
+        moved = moved or np.max(np.abs(ref[t])) > 0.2
     assert moved and sol.order_parameters["ntk_change"] > 0.05            # the test is not trivial
 
 
