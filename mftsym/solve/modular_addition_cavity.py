@@ -121,6 +121,25 @@ class CavityAction:
         E, D = self.parts(w)
         return float(m.P / m.sw2 * (w @ w) - 0.5 * D / (m.N / m.sa2 + E) + m.P / 2 * np.log1p(m.sa2 * E / m.N))
 
+    def gradient(self, w):
+        """∂S_i/∂w (analytic: ∂E/∂φ = 2Aφ, ∂D/∂φ = 2TTᵀφ, ∂φ/∂w = 2 diag(Xw) X)."""
+        m = self.model
+        w = np.asarray(w, dtype=float)
+        h = self.X @ w
+        phi = h * h
+        Aphi, Tphi = self.A @ phi, self.T.T @ phi
+        E, D = float(phi @ Aphi), float(Tphi @ Tphi)
+        den = m.N / m.sa2 + E
+        dphi = -(self.T @ Tphi) / den + D * Aphi / den ** 2 + m.P * (m.sa2 / m.N) * Aphi / (1 + m.sa2 * E / m.N)
+        return 2 * m.P / m.sw2 * w + self.X.T @ (2 * h * dphi)
+
+    def minimum(self, w0):
+        """Local minimum of S_i over all 2P weights from w0 (BFGS): (w, S)."""
+        from scipy.optimize import minimize
+        r = minimize(lambda w: (self(w), self.gradient(w)), np.asarray(w0, dtype=float), jac=True, method="BFGS",
+                     options={"gtol": 1e-6, "maxiter": 2000})
+        return r.x, float(r.fun)
+
 
 def single_mode_weights(P, q, x, y=None, alpha=0.0, beta=0.0):
     """w = (u, v) on one Fourier mode q with |U_q|² = x, |V_q|² = y (U_q = Σ_a u_a e^{2πiqa/P}) and phases α, β."""
@@ -214,6 +233,66 @@ def condensed_minimum_of_new_neuron(model, K_others, q, phases=8, xs=None):
     return best
 
 
+def _alive(model, x, y):
+    """Condensed neurons by the mean-field split: x + y > 40/λ (``ModeModel.split``)."""
+    return (x + y) > 40.0 / model.lam
+
+
+def population_state(model, per_mode=range(2, 11), seeds=(0, 1), x0=100.0):
+    r"""Finite-population state: the lowest-action saddle of :func:`population_saddle` over starts with n
+    condensed neurons on every mode pair (n in ``per_mode``, random phases from each seed, power x0).  Neurons that
+    the minimisation dissolves (x + y < 40/λ) are returned to the Gaussian background, and every saddle's action is
+    re-evaluated with the background of the N − n_alive others, so the actions of different counts compare:
+
+        S(n) = −ln p(W_c | Y) with K = σ² + (σ̃_a²/N)[(N − n)E_prior[φφᵀ] + Σ_{i ≤ n} φ_iφ_iᵀ],
+
+    compared with the all-Gaussian state (n = 0, always a candidate: a condensed saddle above it is metastable and
+    listed only), zero temperature for the condensed neurons (their fluctuation entropy, O(10) per neuron, and the
+    combinatorial ln C(N, n) are left out: they matter only where the actions of different counts lie within a
+    few tens of each other, near the transition).  The condensed fraction p = n_alive/N, the mean power
+    x = ⟨(|U_q|² + |V_q|²)/2⟩ of the condensed neurons, and the learned fraction f̄ of the exact predictor of that
+    saddle are the predictions; ``extras["saddles"]`` lists every distinct saddle (count, x, f̄, action, the
+    condensed weights), ``extras["weights"]`` holds those of the returned one, and
+    ``extras["delta_action"]`` = S(condensed) − S(0), the action relative to the all-Gaussian state
+    (docs/theory/grokking.md §5, "Finite population")."""
+    from .solution import Saddle, Solution
+    M = (model.P - 1) // 2
+    S0 = marginal_action(np.zeros((0, 2 * model.P)), model, prior_background_kernel(model, model.N))
+    found = []
+    for n in per_mode:
+        for seed in seeds:
+            r = population_saddle(model, [n] * M, x0=x0, seed=seed)
+            keep = _alive(model, r["x"], r["y"])
+            W = r["W"][keep]
+            bg = prior_background_kernel(model, model.N - len(W))
+            S = marginal_action(W, model, bg) if len(W) else S0
+            K = kernel(model, W, bg)
+            xm = float(np.mean((r["x"][keep] + r["y"][keep]) / 2)) if keep.any() else None
+            found.append({"count": int(keep.sum()), "x": xm, "fbar": fbar(model, K), "action": float(S),
+                          "per_mode": np.bincount(r["q"][keep], minlength=M + 1)[1:].tolist(),
+                          "converged": r["converged"], "weights": W.tolist()})
+    found.append({"count": 0, "x": None, "fbar": fbar(model, kernel(model, None, prior_background_kernel(model, model.N))),
+                  "action": float(S0), "per_mode": [0] * M, "converged": True, "weights": []})
+    found.sort(key=lambda d: d["action"])
+    best = found[0]
+    distinct = []
+    for d in found:
+        if not any(d["count"] == e["count"] and abs(d["action"] - e["action"]) < 1e-6 * abs(e["action"]) + 1e-6
+                   for e in distinct):
+            distinct.append(d)
+    p = best["count"] / model.N
+    ops = {"p_condensed": p, "fbar": best["fbar"], "x_condensed": best["x"] if best["x"] is not None else 0.0,
+           "delta_action": best["action"] - S0}
+    phase = "gaussian" if best["count"] == 0 else ("condensed" if best["count"] >= model.N else "mixed")
+    saddles = tuple(Saddle({"count": float(d["count"]), "x": d["x"] or 0.0}, d["action"], 0.0, ())
+                    for d in distinct)
+    return Solution("modular_addition_population", ops, best["action"], None, None, all(d["converged"] for d in found),
+                    0.0, len(found), saddles, "",
+                    extras={"phase": phase, "saddles": distinct, "action_gaussian": S0,
+                            "delta_action": best["action"] - S0, "counts": sorted({d["count"] for d in found}),
+                            "per_mode": best["per_mode"], "x_star": best["x"], "weights": best["weights"]})
+
+
 def translation_average(Q, P):
     """(1/P²) Σ_{s,t} T_{s,t} Q T_{s,t}ᵀ over the shifts (a, b) → (a+s, b+t): Q made diagonal on the plane waves
     of Z_P² (its plane-wave diagonal kept, the rest dropped) -- the kernel of the random-phase mean field."""
@@ -223,6 +302,6 @@ def translation_average(Q, P):
     return np.real((F2 * lam) @ F2.conj().T)
 
 
-__all__ = ["CavityAction", "condensed_minimum_of_new_neuron", "fbar", "features", "kernel", "marginal_action",
+__all__ = ["CavityAction", "condensed_minimum_of_new_neuron", "population_state", "fbar", "features", "kernel", "marginal_action",
            "mode_powers", "population_saddle", "prior_background_kernel", "single_mode_weights", "translation_average",
            "two_hot_data"]

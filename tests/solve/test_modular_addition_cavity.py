@@ -32,6 +32,9 @@ def test_cavity_action_equals_marginal_likelihood_difference(P, N):
         others = np.delete(W, i, axis=0)
         S = CavityAction(m, kernel(m, others))
         for w in (W[i], 1.7 * W[i], rng.standard_normal(2 * P)):
+            h = 1e-6
+            fd = [(S(w + h * e) - S(w - h * e)) / (2 * h) for e in np.eye(2 * P)]
+            assert np.allclose(S.gradient(w), fd, rtol=1e-5, atol=1e-6 * np.max(np.abs(fd)))
             Wa, W0 = W.copy(), W.copy()
             Wa[i], W0[i] = w, 0.0
             direct = marginal_action(Wa, m) - marginal_action(W0, m)
@@ -120,3 +123,33 @@ def test_bad_input_is_named():
     with pytest.raises(SpecError, match="cavity kernel"):
         CavityAction(m, np.eye(3))
     assert condensed_minimum_of_new_neuron(ModeModel(5, 100, 1e-2, 1.0, 1.0), np.eye(25), 1, phases=2) is None
+
+
+def test_finite_population_state_is_a_cavity_minimum_for_every_condensed_neuron():
+    """The solver option population="finite": each condensed neuron of the returned saddle (joint L-BFGS on the
+    Cholesky form of −ln p(W|Y)) is also a minimum of its own cavity action (Sherman–Morrison form, BFGS) in the
+    kernel of the others; p, f̄ are those of the returned weights; a hot σ² gives the Gaussian phase."""
+    from pathlib import Path
+
+    from mftsym.solve.modular_addition_phases import mode_model, solve_modular_addition_phases
+    from mftsym.solve.modular_addition_cavity import fbar
+    from mftsym.spec import Spec
+    spec = Spec.from_toml(Path(__file__).parents[2] / "derivations" / "grokking" / "modular_addition.toml").with_params(
+        P=7, d=14, N=300, sigma_w2=1.0, sigma_a2=1.0)
+    s = solve_modular_addition_phases(spec, {"sigma2": 1e-3}, population="finite")
+    m = mode_model(spec, {"sigma2": 1e-3})
+    W = np.array(s.extras["weights"])
+    assert s.extras["phase"] == "mixed" and len(W) >= 3
+    assert s.order_parameters["p_condensed"] == pytest.approx(len(W) / 300)
+    bg = prior_background_kernel(m, m.N - len(W))
+    assert s.order_parameters["fbar"] == pytest.approx(fbar(m, kernel(m, W, bg)), rel=1e-12)
+    x, y, _ = mode_powers(W, 7)
+    for i in range(len(W)):
+        S = CavityAction(m, kernel(m, np.delete(W, i, axis=0), bg))
+        w, _ = S.minimum(W[i])
+        xi, yi, _ = mode_powers(w[None], 7)
+        assert (xi[0] + yi[0]) == pytest.approx(x[i] + y[i], rel=1e-3)
+    hot = solve_modular_addition_phases(spec, {"sigma2": 5e-2}, population="finite")
+    assert hot.extras["phase"] == "gaussian" and hot.order_parameters["fbar"] < 0.05
+    with pytest.raises(SpecError, match="population"):
+        solve_modular_addition_phases(spec, {"sigma2": 1e-3}, population="exact")

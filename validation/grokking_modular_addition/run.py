@@ -42,7 +42,7 @@ if "--width" in sys.argv:          # width check: python run.py --width N SIGMA2
 if QUICK:
     SIGMA2, CHAINS, STEPS, BURN = [1e-3], 2, 600, 100
 SAVE_W = "--save-weights" in sys.argv     # also keep the last KEEP_W thinned first-layer weights of each chain
-KEEP_W = 5
+KEEP_W = 1
 if SAVE_W:                                # (weights_N{N}_s{SIGMA2}.npz; cavity.py diagnoses them); json gets "_w"
     OUT = OUT.replace(".json", "_w.json")
 WEIGHTS = {}
