@@ -14,6 +14,8 @@ A. Cavity diagnosis (mftsym.solve.modular_addition_cavity.CavityAction).  For ev
      bg_prior        background replaced by the prior kernel of N − n_c neurons (closed form)
      no_off_target   plane-wave components off (0,0), (k,0), (0,k), (k,±k) removed (ρ = 1/σ² there, the theory's)
      rephased        other condensed neurons given new random phases (3 draws; same modes and powers)
+     split_m         each other condensed neuron replaced by m copies with random phases and kernel weight 1/m
+                     (same average kernel, m times more neurons per mode: m = 2, 4, 16)
      cond_translation other condensed neurons translation-averaged: the random-phase mixture of the mean field,
                      with the measured count and powers
      cond_translation_over_n   the same with each neuron's kernel divided by its n_j = 1 + σ̃_a²E_j/N (the theory's
@@ -129,6 +131,10 @@ def diagnose(s2, seed_key, sample=-1):
             Wr = np.array([single_mode_weights(P, q[j], x[j], y[j], *rng.uniform(0, 2 * np.pi, 2)) for j in others])
             reph.append(probe(m, Qb + kernel(m, Wr), W[i]))
         variants["rephased"].extend(reph)
+        for mrep in (2, 4, 16):          # each other condensed neuron split into m random-phase copies of weight 1/m
+            Wr = np.array([single_mode_weights(P, q[j], x[j], y[j], *rng.uniform(0, 2 * np.pi, 2))
+                           for j in others for _ in range(mrep)])
+            variants.setdefault(f"split_{mrep}", []).append(probe(m, Qb + I + kernel(m, Wr) / mrep - I / mrep, W[i]))
     # the mean field's own state made explicit
     n_th = int(round(op["p_condensed"] * m.N / M))
     xs = th.extras["x_star"]
