@@ -280,11 +280,23 @@ def _bisect_root(model):
     return []
 
 
-def solve_modular_addition_phases(spec, params=None, grid=100) -> Solution:
+def solve_modular_addition_phases(spec, params=None, grid=100, population="mean_field") -> Solution:
     """The self-consistent state at the spec's σ²: phase ``gaussian`` / ``mixed`` / ``condensed``.  With several
     self-consistent fractions (hysteresis) the one continued from the Gaussian phase (lowest p) is returned and
-    the others are listed in ``extras["p_roots"]``."""
+    the others are listed in ``extras["p_roots"]``.
+
+    ``population="finite"``: the condensed neurons as an explicit finite population instead of the random-phase
+    mixture (their kernel kept exactly, not diagonal on the plane waves), the Gaussian neurons as their prior
+    kernel -- :func:`mftsym.solve.modular_addition_cavity.population_state` (zero temperature for the condensed
+    neurons).  With ≈ 5 condensed neurons per mode pair (P = 11, N = 1000–4000) it reproduces the Langevin
+    ensembles' p, x and f̄ where the mean field does not (docs/theory/grokking.md §5)."""
+    if population not in ("mean_field", "finite"):
+        from ..errors import SpecError
+        raise SpecError(f"population must be 'mean_field' or 'finite', got {population!r}", "population")
     model = mode_model(spec, params, grid)
+    if population == "finite":
+        from .modular_addition_cavity import population_state
+        return population_state(model)
     st0 = gaussian_kernel_state(model)
     if st0["drive"] < -25:           # p = e^{drive} < 1e-11 leaves the kernel unchanged: the p → 0 state is exact
         z = st0["drive"]

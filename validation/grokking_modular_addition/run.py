@@ -41,6 +41,11 @@ if "--width" in sys.argv:          # width check: python run.py --width N SIGMA2
     OUT = f"results_N{N}_s{SIGMA2[0]:g}.json"
 if QUICK:
     SIGMA2, CHAINS, STEPS, BURN = [1e-3], 2, 600, 100
+SAVE_W = "--save-weights" in sys.argv     # also keep the last KEEP_W thinned first-layer weights of each chain
+KEEP_W = 1
+if SAVE_W:                                # (weights_N{N}_s{SIGMA2}.npz; cavity.py diagnoses them); json gets "_w"
+    OUT = OUT.replace(".json", "_w.json")
+WEIGHTS = {}
 
 a, b = np.meshgrid(np.arange(P), np.arange(P), indexing="ij")
 X = np.zeros((P * P, 2 * P))
@@ -80,6 +85,9 @@ def chain(s2, seed):
             Wn = W.detach().numpy()
             U, V = np.fft.fft(Wn[:, :P], axis=1), np.fft.fft(Wn[:, P:], axis=1)
             samples.append(np.stack([np.abs(U[:, 1:(P + 1) // 2]) ** 2 * 2, np.abs(V[:, 1:(P + 1) // 2]) ** 2 * 2]))
+            if SAVE_W:
+                WEIGHTS.setdefault((s2, seed), []).append(Wn.astype(np.float32))
+                WEIGHTS[(s2, seed)] = WEIGHTS[(s2, seed)][-KEEP_W:]
             f = (K.detach() - s2 * torch.eye(P * P, dtype=torch.float64)) @ alpha.detach()
             fbar.append(float((Yt * f).sum() / (Yt * Yt).sum()))
     return np.array(samples), np.array(fbar)        # samples: (S, 2, N, M) power per ± pair (x_q counts ±q)
@@ -131,5 +139,9 @@ for s2 in SIGMA2:
     row["p_chain_difference"] = per_chain[-1]["p"][0] - per_chain[0]["p"][0]        # planted − prior start
     rows.append(row)
     print(json.dumps({k: v for k, v in row.items() if k != "chains"}), flush=True)
+if SAVE_W:
+    for s2 in SIGMA2:
+        np.savez_compressed(HERE / f"weights_N{N}_s{s2:g}.npz",
+                            **{f"seed{sd}": np.stack(w) for (v, sd), w in WEIGHTS.items() if v == s2})
 (HERE / OUT).write_text(json.dumps(
     {"P": P, "N": N, "chains": CHAINS, "steps": STEPS, "burn_in": BURN, "eta": ETA, "rows": rows}, indent=1))
