@@ -21,6 +21,9 @@ coefficients at the saddle's weights for any ridge, so that the renormalised rid
 on n samples (Canatar, Bordelon & Pehlevan 2021; Simon et al. 2021; docs/theory/learning_curves.md),
 κ = σ² + κ Σ_i η_i/(n η_i + κ) with η_i the eigenvalues of the readout kernel's integral operator, gives
 the eigenlearning estimate of the finite-n predictor (σ² → κ in the population equations).
+:func:`solve_on_training_set` closes the reduced theory's loop with this readout: the discrepancy on the training
+points t = (K(X, X) + σ²I)⁻¹y gives the teacher-mode moments τ_k = (1/(n k!)) Σ_μ t_μ He_k(z_μ) that drive the
+per-neuron action, in place of the population τ.
 """
 
 from __future__ import annotations
@@ -168,6 +171,66 @@ def population_modes(state, ridge=None, modes=None, spec=None, params=None, neur
     return dict(zip(ks, c - lam * t))
 
 
+def training_set_modes(t, x_train, direction, modes=(1, 3)):
+    """τ_k = (1/(n k!)) Σ_μ t_μ He_k(z_μ), z = x·w*: the teacher-mode moments of a discrepancy vector t on the
+    training points, through which t enters the per-neuron coupling (Σ_μ t_μ φ(w·x_μ))² ≈ n² (Σ_k τ_k m_k)²."""
+    from math import factorial
+    from numpy.polynomial.hermite_e import hermeval
+    z = np.asarray(x_train, float) @ (np.asarray(direction, float) / np.linalg.norm(direction))
+    t = np.asarray(t, float).reshape(len(z))
+    return np.array([t @ hermeval(z, [0] * k + [1]) / (len(z) * factorial(k)) for k in modes])
+
+
+def solve_on_training_set(spec, x_train, y_train, direction, params=None, n_pool=30000, stages=2, seed=0):
+    r"""The reduced action closed with the readout on a training set (docs/theory/grokking.md, "Finite training set"):
+
+        τ → p_τ(Φ, r) ∝ e^{−S(Φ, r; τ)} → K_τ = σ̃_a² E_{p_τ}[φ(w·x)φ(w·x')] on X → t = (K_τ + σ²I)⁻¹ y
+          → τ_k = (1/(n k!)) Σ_μ t_μ He_k(z_μ)                                    (fixed point in τ).
+
+    K_τ is an importance-weighted average over a pool of ``n_pool`` neurons drawn at the current reference τ (weights
+    e^{−S(τ) + S(τ_ref)}); the pool is redrawn at the new τ ``stages`` times in all.  Returns a dict with ``tau``,
+    ``tau_population`` (the population saddle's), ``state`` (for :func:`sample_saddle_weights` etc.), ``residual``
+    (|map(τ) − τ| on the last pool) and ``ess`` (the smallest effective sample size of the importance weights)."""
+    from scipy.optimize import root
+    from .values import noise_value
+    st = saddle_state(spec, params)
+    num, _, tau_pop, sol = st
+    modes = num.theory.modes
+    sa2, noise = float(num.vals["sa2"]), float(noise_value(spec, params))
+    xtr = np.asarray(x_train, float)
+    y = np.asarray(y_train, float).reshape(len(xtr))
+    if abs(len(xtr) - num.vals["n"]) > 0.5:
+        raise SpecError(f"the training set has {len(xtr)} points but the spec's n_train is {num.vals['n']:g}; set n "
+                        "to the training set's size", "data.n_train")
+    ws = np.asarray(direction, float) / np.linalg.norm(direction)
+    act = _activation(spec)
+    tau_ref, ess, res = np.asarray(tau_pop, float), np.inf, np.inf
+    for stage in range(int(stages)):
+        ref = (num, num.weights(tau_ref)[0], tau_ref, sol)
+        W = sample_saddle_weights(spec, n_pool, ws, params, seed=seed * 1000 + stage, state=ref)
+        phi = W @ ws
+        r = np.full(len(W), float(num.fixed_r)) if num.fixed_r is not None else (W * W).sum(1) - phi ** 2
+        F = act(xtr @ W.T)
+        S_ref = num.S(phi, r, *tau_ref)
+
+        def weights(tau):
+            lw = -(num.S(phi, r, *tau) - S_ref)
+            w = np.exp(lw - lw.max())
+            return w / w.sum()
+
+        def tau_map(tau):
+            K = sa2 * (F * weights(tau)) @ F.T
+            return training_set_modes(np.linalg.solve(K + noise * np.eye(len(y)), y), xtr, ws, modes)
+
+        out = root(lambda v: tau_map(v) - v, tau_ref, method="hybr")
+        tau = out.x
+        res = float(np.max(np.abs(tau_map(tau) - tau)))
+        ess = min(ess, float(1 / (weights(tau) ** 2).sum()))
+        tau_ref = tau
+    return {"tau": tau, "tau_population": np.asarray(tau_pop, float), "residual": res, "ess": ess,
+            "state": (num, num.weights(tau)[0], tau, sol)}
+
+
 def renormalised_ridge(eigs, n, noise):
     """κ = σ² + κ Σ_i η_i/(n η_i + κ) (docs/theory/learning_curves.md) for the operator eigenvalues ``eigs``."""
     from .learning_curves import solve_kappa
@@ -175,4 +238,4 @@ def renormalised_ridge(eigs, n, noise):
 
 
 __all__ = ["finite_n_predictor", "gp_posterior_mean", "mc_readout_kernel", "population_modes", "renormalised_ridge",
-           "sample_saddle_weights", "saddle_state"]
+           "sample_saddle_weights", "saddle_state", "solve_on_training_set", "training_set_modes"]

@@ -16,7 +16,7 @@ from mftsym.layers.finite import EnsembleNetwork, network_plan
 from mftsym.spec import Spec
 from mftsym.solve.data_model_readout import (finite_n_predictor, gp_posterior_mean, mc_readout_kernel,
                                              population_modes, renormalised_ridge, sample_saddle_weights,
-                                             saddle_state)
+                                             saddle_state, solve_on_training_set)
 
 SPEC = Path(__file__).parents[2] / "derivations" / "grokking" / "teacher_student.toml"
 D, N = 12, 50
@@ -115,3 +115,28 @@ def test_finite_n_predictor_replicas_and_ridge():
     # renormalised ridge: above the noise, and equal to it for a spectrum with no weight
     kap = renormalised_ridge(out["eigs"], 150, out["noise"])
     assert kap > out["noise"] and abs(renormalised_ridge([1e-12], 150, 0.08) - 0.08) < 1e-9
+
+
+def test_solve_on_training_set_is_a_fixed_point():
+    spec = _spec("relaxed")
+    rng = np.random.default_rng(5)
+    ws = rng.standard_normal(D)
+    ws /= np.linalg.norm(ws)
+    X = rng.standard_normal((200, D))
+    z = X @ ws
+    y = z - 0.3 * (z ** 3 - 3 * z)
+    out = solve_on_training_set(spec, X, y, ws, n_pool=6000, stages=2, seed=1)
+    assert out["residual"] < 1e-8 and out["ess"] > 1500   # of 6000: the first pool is drawn at the population tau
+    # independent check: fresh neurons at the returned tau, the kernel directly, the training-set moments
+    from mftsym.solve.data_model_readout import training_set_modes
+    W = sample_saddle_weights(spec, 40000, ws, seed=9, state=out["state"])
+    K = mc_readout_kernel(W, X, scale=out["state"][0].vals["sa2"])
+    t = np.linalg.solve(K + 0.08 * np.eye(200), y)
+    tau = training_set_modes(t, X, ws)
+    assert np.allclose(tau, out["tau"], rtol=0.03, atol=0.02)
+    # the moments: tau_k = <t He_k>/k!, checked on a discrepancy that is exactly a Hermite combination
+    assert np.allclose(training_set_modes(2 * z, X, ws), [2 * np.mean(z * z), 2 * np.mean(z * (z ** 3 - 3 * z)) / 6])
+    # it differs from the population tau at n = 200, mostly in tau_1
+    assert abs(out["tau"][0] - out["tau_population"][0]) > 0.05
+    with pytest.raises(SpecError, match="n_train"):
+        solve_on_training_set(spec, X[:50], y[:50], ws)
