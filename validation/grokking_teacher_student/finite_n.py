@@ -152,7 +152,7 @@ if __name__ == "__main__":
             row["measured"] = measured(s2, row["paper"]["sa2"], row["paper"]["noise"])
             path.write_text(json.dumps(res, indent=1))
             print(f"sigma2 = {s2} measured: {row['measured']}  {time.time() - t0:.0f} s", flush=True)
-        if "G_se" not in row.get("droplet", {}).get("paper", {}).get("measured", {}) and (HERE / "finite_n_chains" / f"sigma2_{s2}.npz").exists():
+        if any("G_se" not in row.get("droplet", {}).get(tr, {}).get("measured", {}) for tr in ("paper", "relaxed")) and (HERE / "finite_n_chains" / f"sigma2_{s2}.npz").exists():
             row["droplet"] = droplet(s2)
             path.write_text(json.dumps(res, indent=1))
     # plot: cubic fraction against sigma2 (population curves from run.py's results.json)
@@ -170,6 +170,12 @@ if __name__ == "__main__":
                 label=f"theory {tr}, population readout")
         ax.errorbar(s2s, [res[k][tr]["finite_n"] for k in res], [res[k][tr]["finite_n_mc_se"] for k in res], fmt="s",
                     color=c, mfc="none", ms=6, label=f"theory {tr}, GP readout on the training set")
+    scp = HERE / "finite_n_selfconsistent.json"
+    sc = json.loads(scp.read_text()) if scp.exists() else {}
+    for tr, c in (("paper", "C0"), ("relaxed", "C1")):
+        if all(tr in sc.get(k, {}) for k in res):
+            ax.plot(s2s, [sc[k][tr]["cubic"] for k in res], "D", color=c, ms=5,
+                    label=f"theory {tr}, self-consistent with the training-set readout")
     ax.errorbar(s2s, meas, meas_se, fmt="ko", ms=4, label="Langevin posterior mean (8 chains)")
     ax.plot(s2s, [res[k]["measured"]["pooled_final"] for k in res], "^", color="0.5", ms=6,
             label="GP readout of the chains' own neurons (pooled)")
@@ -182,6 +188,10 @@ if __name__ == "__main__":
         ax.errorbar(s2s, [res[k][tr]["finite_n"] for k in res] - meas,
                     np.hypot([res[k][tr]["finite_n_mc_se"] for k in res], meas_se), fmt="--s", color=c, mfc="none",
                     label=f"{tr}, GP on the training set")
+    for tr, c in (("paper", "C0"), ("relaxed", "C1")):
+        if all(tr in sc.get(k, {}) for k in res):
+            ax.plot(s2s, [sc[k][tr]["cubic"] for k in res] - meas, "-.D", color=c, ms=5,
+                    label=f"{tr}, self-consistent with it")
     ax.plot(s2s, [res[k]["measured"]["pooled_final"] for k in res] - meas, ":^", color="0.5",
             label="chains' own neurons, GP")
     ax.axhline(0, color="k", lw=0.5)
