@@ -15,6 +15,7 @@ Writes results.json and phi_cubic.png.  Runtime about 4 minutes on one core.
 import dataclasses
 import json
 import math
+import sys
 import time
 from pathlib import Path
 
@@ -22,23 +23,14 @@ import numpy as np
 import torch
 
 from mftsym.solve.data_model import solve_data_model
-from mftsym.spec import Spec
-from mftsym.validate import Langevin, run_ensemble, teacher_data
+from mftsym.validate import Langevin, run_ensemble
 
 torch.set_num_threads(1)
 HERE = Path(__file__).parent
-ROOT = HERE.parents[1]
-K = 20 / 150
-D, N, NTRAIN, NTEST = 20, 93, 400, 2000    # the trainer accumulates an NTEST x NTEST kernel per chain
-spec = Spec.from_toml(ROOT / "derivations" / "grokking" / "teacher_student.toml").with_params(
-    d=D, N=N, n=NTRAIN, sigma_a2=8.0 * K)
-EPS = -0.3
-SIGMA2 = [0.05, 0.09, 0.13, 0.18, 0.26]
-MEMBERS, STEPS, BURN = 8, 3000, 1000
-data = teacher_data(NTRAIN, NTEST, D, teacher="hermite", coeffs={1: 1.0, 3: EPS * math.sqrt(6)}, seed=0)
-z = data.x_test @ data.teacher_direction
-he3 = z ** 3 - 3 * z
-HB = np.stack([z, he3, z ** 5 - 10 * z ** 3 + 15 * z], 1)     # He1, He3, He5 on the test set
+sys.path.insert(0, str(HERE))
+from run_setup import (BURN, D, EPS, HB, K, MEMBERS, N, NTEST, NTRAIN, SIGMA2, STEPS, data,  # noqa: E402,F401
+                       spec, z)
+he3 = HB[:, 1]
 theory = {}
 for tr in ("paper", "relaxed"):
     s_ = dataclasses.replace(spec, theory={"kind": "adaptive_kernel", "reduced_action": tr})
