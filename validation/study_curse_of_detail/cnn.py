@@ -13,9 +13,8 @@ against P for p = 4, 6, 8 (d = 16, 36, 64): curves against P/d**a should collaps
 C2, the declared replication (README section C2): p = 3, 4, 6, 8, 10, the same grid of P/d^(3/4) for every p,
 C2_DRAWS fresh data sets x C2_MEMBERS chains per (p, P), collapse cost bootstrapped over data sets:
 
-    python validation/study_curse_of_detail/cnn.py c2 10 0-2    # p = 10, data sets 0..2 (rows_c2_p10_ds0-2.json)
-    python validation/study_curse_of_detail/cnn.py c2 3,4,6     # several p, all data sets
-    python validation/study_curse_of_detail/cnn.py c2eq         # equilibration check (2x steps), after p = 10
+    python validation/study_curse_of_detail/cnn.py c2lane 1     # run lanes 1 and 2 in parallel, repeat until "no jobs left"
+    python validation/study_curse_of_detail/cnn.py c2 10 0-2    # (first invocations: p = 10, data sets 0..2; p = 8, 0..2)
     python validation/study_curse_of_detail/cnn.py c2report     # cnn_c2_report.json, cnn_collapse_c2.png
 """
 
@@ -128,7 +127,8 @@ def report():
 
 C2_PATCH = (3, 4, 6, 8, 10)                       # p = n = N, d = p**2 = 9 ... 100
 C2_X = tuple(2 * np.sqrt(2) * np.sqrt(2) ** k for k in range(9))   # P / d^(3/4) = 2.83 ... 45.3
-C2_DRAWS, C2_MEMBERS, C2_STEPS = 6, 2, 4000
+C2_DRAWS, C2_MEMBERS, C2_STEPS = 4, 2, 4000      # declared 6 data sets; amended to 4 (README, C2)
+C2_EQ_AFTER, C2_EQ_DRAWS = 2, 3                   # equilibration check: after draw 2, on draws 0..2
 C2_SEED = 50000
 C2_A0 = 0.2                                       # onset level of the secondary (crossing-point) fit
 C2_EXPONENTS = (0.5, 0.75, 1.0, 1.5)
@@ -169,15 +169,100 @@ def run_c2(ps, draws=None):
             print(f"p={p} P={P} A={np.mean(a):.3f} (data sets {np.round(a, 3).tolist()}) {time.time() - t0:.0f}s", flush=True)
 
 
-def c2_rows(prefix="rows_c2_p"):
-    rows = []
+def c2_rows(prefix="rows_c2_"):
+    """All recorded C2 rows (4000-step main runs), one per (p, P, draw)."""
+    rows, seen = [], set()
     for f in sorted(HERE.glob(prefix + "*.json")):
-        rows += json.loads(f.read_text())["rows"]
+        for r in json.loads(f.read_text())["rows"]:
+            if (r["p"], r["P"], r["draw"]) not in seen:
+                seen.add((r["p"], r["P"], r["draw"]))
+                rows.append(r)
     return rows
 
 
+def c2_complete_draws(rows):
+    """The analysed data sets: draws 0 .. K-1 for the largest K <= C2_DRAWS with every (p, P) present."""
+    have = {(r["p"], r["P"], r["draw"]) for r in rows}
+    K = 0
+    while K < C2_DRAWS and all((p, P, K) in have for p in C2_PATCH for P in c2_P(p)):
+        K += 1
+    return K
+
+
+def c2_cost_estimate(p, P, steps=C2_STEPS):
+    """CPU seconds of one data set (2 chains) on the shared machine, from the first C2 timings."""
+    return (4.3 + 3.4e-4 * P * p * p) * steps / C2_STEPS
+
+
+def c2_jobs():
+    """Main runs draw by draw (so that an interrupted study still has complete draws), each draw's points
+    by decreasing cost; the equilibration jobs after draw C2_EQ_AFTER."""
+    jobs = []
+    for k in range(C2_DRAWS):
+        pts = sorted(((p, ix, P) for p in C2_PATCH for ix, P in enumerate(c2_P(p))), key=lambda j: -c2_cost_estimate(j[0], j[2]))
+        jobs += [("main", p, ix, P, k) for (p, ix, P) in pts]
+        if k == C2_EQ_AFTER:
+            jobs += [("eq", max(C2_PATCH), None, None, kk) for kk in range(C2_EQ_DRAWS)]
+    return jobs
+
+
+def c2_eq_point(wait=True):
+    """The p = 10 grid point whose mean alignment over draws 0 .. C2_EQ_DRAWS-1 (4000 steps) is nearest C2_A0."""
+    p = max(C2_PATCH)
+    while True:
+        rows = [r for r in c2_rows() if r["p"] == p and r["draw"] < C2_EQ_DRAWS]
+        if len(rows) == len(C2_X) * C2_EQ_DRAWS or not wait:
+            break
+        time.sleep(10)
+    cells = {}
+    for r in rows:
+        cells.setdefault((r["ix"], r["P"]), []).append(r)
+    return min(cells.items(), key=lambda kv: abs(np.mean([np.mean(r["align"]) for r in kv[1]]) - C2_A0))
+
+
+def run_c2_lane(lane, budget_s=540.0):
+    """Claim the next unclaimed job (claim files in c2_claims/), run it, repeat until the jobs are done or the
+    next one would end past budget_s; rows of this invocation in rows_c2_lane{lane}_{time}.json, equilibration
+    rows in c2_eq_lane{lane}_{time}.json."""
+    import os
+    torch.set_num_threads(1)
+    claims = HERE / "c2_claims"
+    claims.mkdir(exist_ok=True)
+    stamp = time.strftime("%H%M%S")
+    rows, eq, t0 = [], [], time.time()
+    done = {(r["p"], r["P"], r["draw"]) for r in c2_rows()}
+    for kind, p, ix, P, k in c2_jobs():
+        if kind == "main" and (p, P, k) in done:
+            continue
+        name = claims / f"{kind}_{p}_{ix}_{k}"
+        if name.exists():
+            continue
+        est = 1.5 * c2_cost_estimate(p, P if P else c2_P(p)[5], C2_STEPS if kind == "main" else 2 * C2_STEPS)
+        if time.time() - t0 + est > budget_s:
+            print(f"lane {lane}: budget reached before {kind} p={p} P={P} draw={k}", flush=True)
+            return
+        try:
+            os.close(os.open(name, os.O_CREAT | os.O_EXCL))
+        except FileExistsError:
+            continue
+        if kind == "main":
+            rows.append({**sample_c2(p, P, c2_seed(p, ix, k)), "ix": ix, "draw": k})
+            (HERE / f"rows_c2_lane{lane}_{stamp}.json").write_text(json.dumps({"rows": rows, "seconds": round(time.time() - t0, 1)}) + "\n")
+            print(f"p={p} P={P} draw={k} A={np.mean(rows[-1]['align']):.3f} {time.time() - t0:.0f}s", flush=True)
+        else:
+            (eix, eP), short = c2_eq_point()
+            r0 = next(r for r in short if r["draw"] == k)
+            eq.append({**sample_c2(p, eP, r0["seed"], steps=2 * C2_STEPS), "ix": eix, "draw": k, "short_align": r0["align"]})
+            (HERE / f"c2_eq_lane{lane}_{stamp}.json").write_text(json.dumps({"rows": eq, "seconds": round(time.time() - t0, 1)}) + "\n")
+            print(f"eq p={p} P={eP} draw={k}: A {np.mean(r0['align']):.3f} -> {np.mean(eq[-1]['align']):.3f} {time.time() - t0:.0f}s", flush=True)
+    print(f"lane {lane}: no jobs left", flush=True)
+
+
 def c2_curves(rows):
-    """Per p: log d, the P grid, the per-data-set alignments (chain means) as a (points, draws) list."""
+    """Per p: log d, the P grid, the per-data-set alignments (chain means) as a (points, draws) list,
+    for the complete draws 0 .. K-1 only."""
+    K = c2_complete_draws(rows)
+    rows = [r for r in rows if r["draw"] < K]
     out = []
     for p in sorted({r["p"] for r in rows}):
         Ps = sorted({r["P"] for r in rows if r["p"] == p})
@@ -264,40 +349,20 @@ def c2_fit(rows, grid=np.round(np.arange(0.0, 3.0001, 0.01), 2), boot_grid=np.ro
             "grid": grid.tolist(), "costs": costs.tolist()}
 
 
-def run_c2_eq():
-    """Equilibration: the p = 10 grid point whose mean alignment (4000 steps) is nearest C2_A0, rerun with
-    twice the steps on the same data sets and seeds."""
-    torch.set_num_threads(1)
-    p = max(C2_PATCH)
-    rows = [r for r in c2_rows() if r["p"] == p]
-    cells = {}
-    for r in rows:
-        cells.setdefault((r["ix"], r["P"]), []).append(r)
-    (ix, P), short = min(cells.items(), key=lambda kv: abs(np.mean([np.mean(r["align"]) for r in kv[1]]) - C2_A0))
-    t0, long = time.time(), []
-    for r in sorted(short, key=lambda r: r["draw"]):
-        long.append({**sample_c2(p, P, r["seed"], steps=2 * C2_STEPS), "ix": ix, "draw": r["draw"]})
-        (HERE / "c2_steps_check.json").write_text(json.dumps({"short": short, "long": long,
-                                                              "seconds": round(time.time() - t0, 1)}) + "\n")
-        print(f"draw {r['draw']}: A {np.mean(r['align']):.3f} -> {np.mean(long[-1]['align']):.3f}", flush=True)
-
-
 def c2_eq_summary():
-    f = HERE / "c2_steps_check.json"
-    if not f.exists():
+    long = [r for f in sorted(HERE.glob("c2_eq_lane*.json")) for r in json.loads(f.read_text())["rows"]]
+    if len(long) < 2:
         return None
-    j = json.loads(f.read_text())
-    s = {r["draw"]: float(np.mean(r["align"])) for r in j["short"]}
-    ll = {r["draw"]: float(np.mean(r["align"])) for r in j["long"]}
-    k = sorted(set(s) & set(ll))
-    a, b = np.array([s[i] for i in k]), np.array([ll[i] for i in k])
+    long = sorted(long, key=lambda r: r["draw"])
+    a = np.array([np.mean(r["short_align"]) for r in long])
+    b = np.array([np.mean(r["align"]) for r in long])
     se_short = float(a.std(ddof=1) / np.sqrt(len(a)))
     dd = b - a
-    return {"p": j["short"][0]["p"], "P": j["short"][0]["P"], "data_sets": len(k), "A_4000": float(a.mean()),
-            "A_4000_se": se_short, "A_8000": float(b.mean()), "A_8000_se": float(b.std(ddof=1) / np.sqrt(len(b))),
-            "difference": float(dd.mean()), "paired_difference_se": float(dd.std(ddof=1) / np.sqrt(len(dd))),
-            "pass_within_se": bool(abs(dd.mean()) <= se_short), "per_draw_4000": a.tolist(), "per_draw_8000": b.tolist(),
-            "seconds": j["seconds"]}
+    return {"p": long[0]["p"], "P": long[0]["P"], "x": long[0]["P"] / long[0]["d"] ** 0.75, "data_sets": len(long),
+            "A_4000": float(a.mean()), "A_4000_se": se_short, "A_8000": float(b.mean()),
+            "A_8000_se": float(b.std(ddof=1) / np.sqrt(len(b))), "difference": float(dd.mean()),
+            "paired_difference_se": float(dd.std(ddof=1) / np.sqrt(len(dd))), "pass_within_se": bool(abs(dd.mean()) <= se_short),
+            "per_draw_4000": a.tolist(), "per_draw_8000": b.tolist()}
 
 
 def report_c2():
@@ -321,8 +386,8 @@ def report_c2():
                 "C2_best": fit["best_exponent"], "C2_sd_data_sets": fit["bootstrap_sd"],
                 "difference_sigma": abs(c_prev["best_exponent"] - fit["best_exponent"]) / np.hypot(c_prev["bootstrap_sd"], fit["bootstrap_sd"]),
                 "inverse_variance_mean": comb, "inverse_variance_sd": (w1 + w2) ** -0.5}
-    secs = sum(json.loads(f.read_text())["seconds"] for f in HERE.glob("rows_c2_p*.json"))
-    out = {"settings": {"p": sorted({c["p"] for c in curves}), "x_grid": list(C2_X), "data_sets": C2_DRAWS,
+    secs = sum(json.loads(f.read_text())["seconds"] for f in list(HERE.glob("rows_c2_*.json")) + list(HERE.glob("c2_eq_lane*.json")))
+    out = {"settings": {"p": sorted({c["p"] for c in curves}), "x_grid": list(C2_X), "data_sets": c2_complete_draws(rows),
                         "members": C2_MEMBERS, "steps": C2_STEPS, "kappa": NOISE_VAR, "seed_base": C2_SEED},
            "fit": {k: v for k, v in fit.items() if k not in ("grid", "costs")}, "cells": cells,
            "equilibration": c2_eq_summary(), "combined_with_C": combined, "seconds_rows": secs}
@@ -374,7 +439,7 @@ def c2_plot(curves, fit):
     ax.set_xlabel("d")
     ax.set_ylabel(f"P where A first reaches {C2_A0}")
     ax.legend(fontsize=7)
-    fig.suptitle(f"C2 (declared): two-layer erf CNN, N = n = p = sqrt(d), {C2_DRAWS} data sets x {C2_MEMBERS} chains per point; "
+    fig.suptitle(f"C2 (declared): two-layer erf CNN, N = n = p = sqrt(d), {len(curves[0]['vals'][0])} data sets x {C2_MEMBERS} chains per point; "
                  "error bars: SE over data sets", fontsize=9)
     fig.tight_layout()
     fig.savefig(HERE / "cnn_collapse_c2.png", dpi=100)
@@ -390,8 +455,8 @@ if __name__ == "__main__":
             lo, hi = (int(v) for v in sys.argv[3].split("-"))
             draws = list(range(lo, hi + 1))
         run_c2([int(v) for v in sys.argv[2].split(",")], draws)
-    elif sys.argv[1] == "c2eq":
-        run_c2_eq()
+    elif sys.argv[1] == "c2lane":
+        run_c2_lane(int(sys.argv[2]))
     elif sys.argv[1] == "c2report":
         report_c2()
     else:
