@@ -16,6 +16,7 @@ C2_DRAWS fresh data sets x C2_MEMBERS chains per (p, P), collapse cost bootstrap
     python validation/study_curse_of_detail/cnn.py c2lane 1     # run lanes 1 and 2 in parallel, repeat until "no jobs left"
     python validation/study_curse_of_detail/cnn.py c2 10 0-2    # (first invocations: p = 10, data sets 0..2; p = 8, 0..2)
     python validation/study_curse_of_detail/cnn.py c2report     # cnn_c2_report.json, cnn_collapse_c2.png
+    python validation/study_curse_of_detail/cnn.py c2posthoc    # post-hoc additions to cnn_c2_report.json (after c2report)
 """
 
 from __future__ import annotations
@@ -181,10 +182,10 @@ def c2_rows(prefix="rows_c2_"):
 
 
 def c2_complete_draws(rows):
-    """The analysed data sets: draws 0 .. K-1 for the largest K <= C2_DRAWS with every (p, P) present."""
+    """The analysed data sets: draws 0 .. K-1 for the largest K <= C2_DRAWS with every (p, P) present (p of the rows)."""
     have = {(r["p"], r["P"], r["draw"]) for r in rows}
     K = 0
-    while K < C2_DRAWS and all((p, P, K) in have for p in C2_PATCH for P in c2_P(p)):
+    while K < C2_DRAWS and all((p, P, K) in have for p in sorted({r["p"] for r in rows}) for P in c2_P(p)):
         K += 1
     return K
 
@@ -296,8 +297,10 @@ def c2_cost(curves, means, ses, a):
     return tot / max(n, 1)
 
 
-def c2_onset(curve_P, mean, a0=C2_A0):
-    """log P where the running maximum of the mean alignment first reaches a0 (linear in log P); nan if never."""
+def c2_onset(curve_P, mean, a0=None):
+    """log P where the running maximum of the mean alignment first reaches a0 (default C2_A0; linear in log P);
+    nan if never."""
+    a0 = C2_A0 if a0 is None else a0
     m = np.maximum.accumulate(np.asarray(mean))
     i = int(np.argmax(m >= a0))
     if m[i] < a0:
@@ -398,6 +401,35 @@ def report_c2():
         print({k: round(v, 3) if isinstance(v, float) else v for k, v in c.items()})
 
 
+def report_c2_post_hoc():
+    """Analyses chosen after the declared C2 result was seen (README, C2 results, "post hoc"): the collapse fit
+    without the smallest d, the onset slope at other levels and between neighbouring d, and the plateau per d."""
+    global C2_A0
+    rows = c2_rows()
+    out = {}
+    for ps in ((4, 6, 8, 10), (6, 8, 10), (3, 4, 6)):
+        f = c2_fit([r for r in rows if r["p"] in ps])
+        out[f"collapse_p{'_'.join(map(str, ps))}"] = {k: f[k] for k in ("best_exponent", "bootstrap_sd", "bootstrap_quantiles_2.5_50_97.5",
+                                                                         "collapse_cost", "onset_slope", "onset_slope_bootstrap_sd")}
+    a0 = C2_A0
+    for lev in (0.1, 0.15, 0.25):
+        C2_A0 = lev
+        f = c2_fit(rows, boots=300)
+        out[f"onset_level_{lev}"] = {"slope": f["onset_slope"], "sd": f["onset_slope_bootstrap_sd"],
+                                     "finite_boots_of_300": f["onset_slope_bootstrap_finite"], "logP": f["onset_logP"]}
+    C2_A0 = a0
+    curves = c2_curves(rows)
+    lp = [c2_onset(c["P"], [np.mean(v) for v in c["vals"]]) for c in curves]
+    ld = np.log([c["d"] for c in curves])
+    out["onset_local_slopes_A0.2"] = {f"{curves[i]['d']}-{curves[i + 1]['d']}": float((lp[i + 1] - lp[i]) / (ld[i + 1] - ld[i]))
+                                      for i in range(len(curves) - 1)}
+    out["plateau_mean_A_top_two_x"] = {str(c["d"]): float(np.mean(c["vals"][-2:])) for c in curves}
+    rep = json.loads((HERE / "cnn_c2_report.json").read_text())
+    rep["post_hoc"] = out
+    (HERE / "cnn_c2_report.json").write_text(json.dumps(rep, indent=1) + "\n")
+    print(json.dumps(out, indent=1))
+
+
 def c2_plot(curves, fit):
     import matplotlib
     matplotlib.use("Agg")
@@ -459,5 +491,7 @@ if __name__ == "__main__":
         run_c2_lane(int(sys.argv[2]))
     elif sys.argv[1] == "c2report":
         report_c2()
+    elif sys.argv[1] == "c2posthoc":
+        report_c2_post_hoc()
     else:
         report()
