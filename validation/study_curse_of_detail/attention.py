@@ -11,7 +11,9 @@ L d^3) and a readout that must find the token among L positions give P ~ L (expo
 
     python validation/study_curse_of_detail/attention.py derived      # the derived phases at the design's sizes
     python validation/study_curse_of_detail/attention.py run 1/2      # main run, part i of k (rows_attn_1of2.json)
-    python validation/study_curse_of_detail/attention.py steps        # equilibration check (rows_attn_steps.json)
+    python validation/study_curse_of_detail/attention.py ext 1/4      # extension: data sets 2, 3 (rows_attnext_*.json)
+    python validation/study_curse_of_detail/attention.py steps        # equilibration: 2x steps (rows_attn_steps.json)
+    python validation/study_curse_of_detail/attention.py eps          # step size: half the step, 2x steps (rows_attn_eps.json)
     python validation/study_curse_of_detail/attention.py report       # attention_report.json, attention_collapse.png
 
 The collapse cost and its bootstrap are run.py's (imported, not copied); they group the curves by
@@ -87,27 +89,56 @@ def sample(L, P, draw, steps=STEPS, members=MEMBERS):
             "rhat_median": float(np.nanmedian(r["rhat"])) if "rhat" in r else None, "seconds": round(time.time() - t0, 1)}
 
 
-def jobs():
-    js = [(L, P, k) for k in range(DRAWS) for L in L_LIST for P in P_LIST]
+EXT_DRAWS = (2, 3)        # extension (README D, declared during the main run): two more data sets per point
+
+
+def jobs(draws=range(DRAWS)):
+    js = [(L, P, k) for k in draws for L in L_LIST for P in P_LIST]
     return sorted(js, key=lambda j: -(j[0] * j[1] + 40 * j[0]))      # roughly by cost, dealt round robin
 
 
-def run(part="1/1"):
+def run(part="1/1", ext=False):
     torch.set_num_threads(1)
     i, k = (int(x) for x in part.split("/"))
-    rows, t0 = [], time.time()
-    out = HERE / f"rows_attn_{i}of{k}.json"
-    for L, P, draw in jobs()[i - 1::k]:
+    out = HERE / f"rows_attn{'ext' if ext else ''}_{i}of{k}.json"
+    rows = json.loads(out.read_text())["rows"] if out.exists() else []      # resume: keep what is done
+    done = {(r["L"], r["P"], r["draw"]) for r in rows}
+    t0 = time.time()
+    for L, P, draw in jobs(EXT_DRAWS if ext else range(DRAWS))[i - 1::k]:
+        if (L, P, draw) in done:
+            continue
         rows.append(sample(L, P, draw))
         print(f"L={L} P={P} draw={draw} align={np.mean(rows[-1]['align']):.3f} ({time.time() - t0:.0f}s)", flush=True)
         out.write_text(json.dumps({"rows": rows, "seconds": round(time.time() - t0, 1)}) + "\n")
 
 
-def run_steps_check():
+def main_rows(prefix="rows_attn"):
+    rows = []
+    for f in sorted(HERE.glob(f"{prefix}_*of*.json")):
+        rows += json.loads(f.read_text())["rows"]
+    return rows
+
+
+def run_steps_check(kind="steps"):
+    """kind "steps": the STEPS_CHECK point with twice the steps (the main run's chains are the short
+    ones: same seed, same data); kind "eps": half the step size and twice the steps (same time)."""
+    global step_size
     torch.set_num_threads(1)
     L, P, draw = STEPS_CHECK
-    rows = {"short": sample(L, P, draw), "long": sample(L, P, draw, steps=2 * STEPS)}
-    (HERE / "rows_attn_steps.json").write_text(json.dumps(rows, indent=1) + "\n")
+    path = HERE / f"rows_attn_{kind}.json"
+    rows = {}
+    short = [r for r in main_rows() if (r["L"], r["P"], r["draw"]) == STEPS_CHECK and r["steps"] == STEPS]
+    rows["short"] = short[0] if short else sample(L, P, draw)
+    if kind == "steps":
+        rows["long"] = sample(L, P, draw, steps=2 * STEPS)
+    else:
+        base = step_size
+        step_size = lambda P: base(P) / 2      # noqa: E731
+        try:
+            rows["half_step"] = {**sample(L, P, draw, steps=2 * STEPS), "step_size": base(P) / 2}
+        finally:
+            step_size = base
+    path.write_text(json.dumps(rows, indent=1) + "\n")
     print({k: (np.mean(v["align"]), np.std(v["align"], ddof=1) / np.sqrt(len(v["align"]))) for k, v in rows.items()})
 
 
@@ -161,9 +192,7 @@ def draw_bootstrap(rows, boots=200, seed=1, grid=np.linspace(0.0, 3.0, 61)):
 
 
 def report():
-    rows = []
-    for f in sorted(HERE.glob("rows_attn_*of*.json")):
-        rows += json.loads(f.read_text())["rows"]
+    rows = main_rows()
     pts = pooled(rows)
     grid = np.linspace(0.0, 3.0, 301)
     best, err, costs = fit_collapse(pts, grid)
@@ -182,11 +211,13 @@ def report():
                                                                   "align_se": float(np.std(p["align"], ddof=1) / np.sqrt(len(p["align"])))}
                       for p in pts],
            "seconds": float(sum(r["seconds"] for r in rows))}
-    if (HERE / "rows_attn_steps.json").exists():
-        sc = json.loads((HERE / "rows_attn_steps.json").read_text())
-        out["steps_check"] = {k: {"steps": v["steps"], "align": float(np.mean(v["align"])),
-                                  "se": float(np.std(v["align"], ddof=1) / np.sqrt(len(v["align"]))),
-                                  "train_mse": float(np.mean(v["train_mse"]))} for k, v in sc.items()}
+    for kind in ("steps", "eps"):
+        if (HERE / f"rows_attn_{kind}.json").exists():
+            sc = json.loads((HERE / f"rows_attn_{kind}.json").read_text())
+            out[f"{kind}_check"] = {k: {"steps": v["steps"], "align": float(np.mean(v["align"])),
+                                        "se": float(np.std(v["align"], ddof=1) / np.sqrt(len(v["align"]))),
+                                        "chains": [round(a, 4) for a in v["align"]],
+                                        "train_mse": float(np.mean(v["train_mse"]))} for k, v in sc.items()}
     (HERE / "attention_report.json").write_text(json.dumps(out, indent=1) + "\n")
     plot(pts, grid, costs, best, err)
     print(json.dumps({k: v for k, v in out.items() if k not in ("points", "derived")}, indent=1))
@@ -228,10 +259,10 @@ def plot(pts, grid, costs, best, err):
 
 if __name__ == "__main__":
     cmd = sys.argv[1] if len(sys.argv) > 1 else "report"
-    if cmd == "run":
-        run(*sys.argv[2:3])
-    elif cmd == "steps":
-        run_steps_check()
+    if cmd in ("run", "ext"):
+        run(*sys.argv[2:3], ext=cmd == "ext")
+    elif cmd in ("steps", "eps"):
+        run_steps_check(cmd)
     elif cmd == "derived":
         print(json.dumps(derived_table(), indent=1))
     else:
