@@ -12,6 +12,7 @@ L d^3) and a readout that must find the token among L positions give P ~ L (expo
     python validation/study_curse_of_detail/attention.py derived      # the derived phases at the design's sizes
     python validation/study_curse_of_detail/attention.py run 1/2      # main run, part i of k (rows_attn_1of2.json)
     python validation/study_curse_of_detail/attention.py ext 1/4      # extension: data sets 2, 3 (rows_attnext_*.json)
+    python validation/study_curse_of_detail/attention.py ext2 1/4     # post hoc: data sets 4-7 (rows_attnext2_*.json)
     python validation/study_curse_of_detail/attention.py steps        # equilibration: 2x steps (rows_attn_steps.json)
     python validation/study_curse_of_detail/attention.py eps          # step size: half the step, 2x steps (rows_attn_eps.json)
     python validation/study_curse_of_detail/attention.py report       # attention_report.json, attention_collapse.png
@@ -90,6 +91,7 @@ def sample(L, P, draw, steps=STEPS, members=MEMBERS):
 
 
 EXT_DRAWS = (2, 3)        # extension (README D, declared during the main run): two more data sets per point
+EXT2_DRAWS = (4, 5, 6, 7)  # second extension, declared after the first result was seen (post hoc)
 
 
 def jobs(draws=range(DRAWS)):
@@ -97,14 +99,15 @@ def jobs(draws=range(DRAWS)):
     return sorted(js, key=lambda j: -(j[0] * j[1] + 40 * j[0]))      # roughly by cost, dealt round robin
 
 
-def run(part="1/1", ext=False):
+def run(part="1/1", which="run"):
     torch.set_num_threads(1)
     i, k = (int(x) for x in part.split("/"))
-    out = HERE / f"rows_attn{'ext' if ext else ''}_{i}of{k}.json"
+    out = HERE / f"rows_attn{'' if which == 'run' else which}_{i}of{k}.json"
     rows = json.loads(out.read_text())["rows"] if out.exists() else []      # resume: keep what is done
     done = {(r["L"], r["P"], r["draw"]) for r in rows}
     t0 = time.time()
-    for L, P, draw in jobs(EXT_DRAWS if ext else range(DRAWS))[i - 1::k]:
+    draws = {"run": range(DRAWS), "ext": EXT_DRAWS, "ext2": EXT2_DRAWS}[which]
+    for L, P, draw in jobs(draws)[i - 1::k]:
         if (L, P, draw) in done:
             continue
         rows.append(sample(L, P, draw))
@@ -191,26 +194,49 @@ def draw_bootstrap(rows, boots=200, seed=1, grid=np.linspace(0.0, 3.0, 61)):
     return float(np.std(bs))
 
 
-def report():
-    rows = main_rows()
+def analysis(rows, grid=np.linspace(0.0, 3.0, 301)):
+    """The declared collapse fit on ``rows`` (chains of all data sets pooled per (L, P))."""
     pts = pooled(rows)
-    grid = np.linspace(0.0, 3.0, 301)
     best, err, costs = fit_collapse(pts, grid)
     table = {f"{a:.4g}": collapse_cost(pts, a) for a in EXPONENTS}
     per_draw = {}
     for k in sorted({r["draw"] for r in rows}):
         b, e, _ = fit_collapse(pooled([r for r in rows if r["draw"] == k]), grid)
         per_draw[str(k)] = {"best": b, "bootstrap_sd": e}
+    drops = []                 # A falling with P by more than 2 combined SE: a sign of unequilibrated / stuck chains
+    for L in sorted({p["L"] for p in pts}):
+        ps = sorted((p for p in pts if p["L"] == L), key=lambda p: p["P"])
+        for a, b in zip(ps, ps[1:]):
+            se = np.hypot(*(np.std(q["align"], ddof=1) / np.sqrt(len(q["align"])) for q in (a, b)))
+            if np.mean(b["align"]) < np.mean(a["align"]) - 2 * se:
+                drops.append([L, a["P"], b["P"]])
+    return {"data_sets": sorted({r["draw"] for r in rows}), "best_exponent": best, "bootstrap_sd_chains": err,
+            "bootstrap_sd_data_sets": draw_bootstrap(rows), "collapse_cost": table, "per_data_set": per_draw,
+            "pass_2sigma": bool(abs(best - DERIVED) < 2 * err),
+            "pass_cost": bool(table[f"{DERIVED:.4g}"] < table[f"{WRONG:.4g}"]),
+            "wrong_within_2sigma": bool(abs(best - WRONG) < 2 * err), "alignment_drops_2se": drops,
+            "points": [{k: v for k, v in p.items() if k != "d"} | {
+                "align_mean": float(np.mean(p["align"])),
+                "align_se": float(np.std(p["align"], ddof=1) / np.sqrt(len(p["align"])))} for p in pts],
+            "seconds": float(sum(r["seconds"] for r in rows)), "_costs": costs, "_pts": pts}
+
+
+def report():
+    grid = np.linspace(0.0, 3.0, 301)
+    main = analysis(main_rows(), grid)
+    ext_rows = main_rows("rows_attnext")
+    ext = analysis(main_rows() + ext_rows, grid) if ext_rows else None
+    ext2_rows = main_rows("rows_attnext2")
+    ext2 = analysis(main_rows() + ext_rows + ext2_rows, grid) if ext2_rows else None
     out = {"settings": {"d": D, "N": N, "heads": HEADS, "L": list(L_LIST), "P": list(P_LIST), "data_sets": DRAWS,
-                        "members": MEMBERS, "steps": STEPS, "kappa": NOISE_VAR, "step_size": "min(4e-3, 0.256/P)"},
+                        "extension_data_sets": list(EXT_DRAWS), "members": MEMBERS, "steps": STEPS,
+                        "kappa": NOISE_VAR, "step_size": "min(4e-3, 0.256/P)"},
            "derived": derived_table(), "derived_exponent": DERIVED, "wrong_exponent": WRONG,
-           "best_exponent": best, "bootstrap_sd_chains": err, "bootstrap_sd_data_sets": draw_bootstrap(rows),
-           "collapse_cost": table, "per_data_set": per_draw,
-           "pass_2sigma": bool(abs(best - DERIVED) < 2 * err), "pass_cost": bool(table[f"{DERIVED:.4g}"] < table[f"{WRONG:.4g}"]),
-           "points": [{k: v for k, v in p.items() if k != "d"} | {"align_mean": float(np.mean(p["align"])),
-                                                                  "align_se": float(np.std(p["align"], ddof=1) / np.sqrt(len(p["align"])))}
-                      for p in pts],
-           "seconds": float(sum(r["seconds"] for r in rows))}
+           "main": {k: v for k, v in main.items() if not k.startswith("_")}}
+    if ext:
+        out["extension_all_data_sets"] = {k: v for k, v in ext.items() if not k.startswith("_")}
+    if ext2:
+        out["extension2_post_hoc"] = {k: v for k, v in ext2.items() if not k.startswith("_")}
     for kind in ("steps", "eps"):
         if (HERE / f"rows_attn_{kind}.json").exists():
             sc = json.loads((HERE / f"rows_attn_{kind}.json").read_text())
@@ -219,37 +245,42 @@ def report():
                                         "chains": [round(a, 4) for a in v["align"]],
                                         "train_mse": float(np.mean(v["train_mse"]))} for k, v in sc.items()}
     (HERE / "attention_report.json").write_text(json.dumps(out, indent=1) + "\n")
-    plot(pts, grid, costs, best, err)
-    print(json.dumps({k: v for k, v in out.items() if k not in ("points", "derived")}, indent=1))
+    plot([(main, "declared: data sets 0-1"), *([(ext, "extension: data sets 0-3")] if ext else []),
+          *([(ext2, "post hoc: data sets 0-7")] if ext2 else [])], grid)
+    for key in ("main", "extension_all_data_sets", "extension2_post_hoc"):
+        if key in out:
+            print(key, json.dumps({k: v for k, v in out[key].items() if k != "points"}))
 
 
-def plot(pts, grid, costs, best, err):
+def plot(analyses, grid):
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    fig, axes = plt.subplots(1, 4, figsize=(16, 3.7))
-    for ax, a, title in zip(axes, (0.0, DERIVED, WRONG), ("P (no rescaling)", "P / L^(1/3) (derived)",
-                                                            "P / L (lazy head / position search)")):
-        for L in sorted({p["L"] for p in pts}):
-            ps = sorted((p for p in pts if p["L"] == L), key=lambda p: p["P"])
-            ax.errorbar([p["P"] / L**a for p in ps], [np.mean(p["align"]) for p in ps],
-                        [np.std(p["align"], ddof=1) / np.sqrt(len(p["align"])) for p in ps],
-                        marker="o", capsize=2, label=f"L = {L}")
-        ax.set_xscale("log")
-        ax.set_xlabel(title)
-        ax.set_title(f"a = {a:.3g}: collapse cost {collapse_cost(pts, a):.1f}", fontsize=9)
-    axes[0].set_ylabel("alignment A of the posterior mean")
-    axes[0].legend(fontsize=8)
-    ax = axes[3]
-    ax.plot(grid, costs)
-    ax.axvline(DERIVED, ls="--", c="k", label="derived 1/3")
-    ax.axvline(WRONG, ls=":", c="r", label="wrong 1")
-    ax.axvspan(best - err, best + err, color="C0", alpha=0.2)
-    ax.set_yscale("log")
-    ax.set_xlabel("collapse exponent a (P / L^a)")
-    ax.set_ylabel("collapse cost")
-    ax.set_title(f"best a = {best:.2f} ± {err:.2f}", fontsize=9)
-    ax.legend(fontsize=8)
+    fig, axes = plt.subplots(len(analyses), 4, figsize=(16, 3.7 * len(analyses)), squeeze=False)
+    for row, (an, label) in zip(axes, analyses):
+        pts, costs, best, err = an["_pts"], an["_costs"], an["best_exponent"], an["bootstrap_sd_chains"]
+        for ax, a, title in zip(row, (0.0, DERIVED, WRONG), ("P (no rescaling)", "P / L^(1/3) (derived)",
+                                                               "P / L (lazy head / position search)")):
+            for L in sorted({p["L"] for p in pts}):
+                ps = sorted((p for p in pts if p["L"] == L), key=lambda p: p["P"])
+                ax.errorbar([p["P"] / L**a for p in ps], [np.mean(p["align"]) for p in ps],
+                            [np.std(p["align"], ddof=1) / np.sqrt(len(p["align"])) for p in ps],
+                            marker="o", capsize=2, label=f"L = {L}")
+            ax.set_xscale("log")
+            ax.set_xlabel(title)
+            ax.set_title(f"{label}; a = {a:.3g}: collapse cost {collapse_cost(pts, a):.1f}", fontsize=8)
+        row[0].set_ylabel("alignment A of the posterior mean")
+        row[0].legend(fontsize=8)
+        ax = row[3]
+        ax.plot(grid, costs)
+        ax.axvline(DERIVED, ls="--", c="k", label="derived 1/3")
+        ax.axvline(WRONG, ls=":", c="r", label="wrong 1")
+        ax.axvspan(best - err, best + err, color="C0", alpha=0.2)
+        ax.set_yscale("log")
+        ax.set_xlabel("collapse exponent a (P / L^a)")
+        ax.set_ylabel("collapse cost")
+        ax.set_title(f"{label}: best a = {best:.2f} ± {err:.2f} (chains)", fontsize=8)
+        ax.legend(fontsize=8)
     fig.suptitle(f"softmax attention head, d = {D}, N = {N}, H = {HEADS}, erf, flatten, He3 of one token, "
                  f"kappa = {NOISE_VAR}: derived P* ~ (L N d)^(1/3)", fontsize=9)
     fig.tight_layout()
@@ -259,8 +290,8 @@ def plot(pts, grid, costs, best, err):
 
 if __name__ == "__main__":
     cmd = sys.argv[1] if len(sys.argv) > 1 else "report"
-    if cmd in ("run", "ext"):
-        run(*sys.argv[2:3], ext=cmd == "ext")
+    if cmd in ("run", "ext", "ext2"):
+        run(*sys.argv[2:3], which=cmd)
     elif cmd in ("steps", "eps"):
         run_steps_check(cmd)
     elif cmd == "derived":
