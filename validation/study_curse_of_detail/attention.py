@@ -256,6 +256,7 @@ def plot(analyses, grid):
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import matplotlib.ticker
     fig, axes = plt.subplots(len(analyses), 4, figsize=(16, 3.7 * len(analyses)), squeeze=False)
     for row, (an, label) in zip(axes, analyses):
         pts, costs, best, err = an["_pts"], an["_costs"], an["best_exponent"], an["bootstrap_sd_chains"]
@@ -267,6 +268,7 @@ def plot(analyses, grid):
                             [np.std(p["align"], ddof=1) / np.sqrt(len(p["align"])) for p in ps],
                             marker="o", capsize=2, label=f"L = {L}")
             ax.set_xscale("log")
+            ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
             ax.set_xlabel(title)
             ax.set_title(f"{label}; a = {a:.3g}: collapse cost {collapse_cost(pts, a):.1f}", fontsize=8)
         row[0].set_ylabel("alignment A of the posterior mean")
