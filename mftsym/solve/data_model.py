@@ -11,7 +11,8 @@ with r = |w_⊥|² (the (d−1)-dimensional shell contributes the entropy term).
 
     τ_k = (c_k − f̄_k)/σ²,   f̄_k = (σ_a² n / k!) ⟨m_k Σ_j τ_j m_j⟩_{e^{−S(Φ,r)}},
 
-the average taken by quadrature on a (Φ, r) grid.
+the average taken by quadrature on a (Φ, r) grid.  The modes k are the teacher's (c_k ≠ 0) plus any listed in
+``[data] modes`` (c_k = 0: τ_k = −f̄_k/σ², the discrepancy beyond the teacher's modes).
 
 ``[theory] reduced_action`` selects the treatment of r (docs/theory/grokking.md):
 ``"relaxed"`` (default) is the action above, r relaxing through its entropy term; ``"paper"`` holds
@@ -38,7 +39,7 @@ from ..derive.derivation import Definition, Derivation
 from ..errors import ConvergenceError, EvaluationError, SpecError
 from ..gaussian import gaussian_expectation
 from ..spec import X
-from ..spec.expressions import as_expr, is_zero, make_symbol, parse_expression
+from ..spec.expressions import _hermite_prob, as_expr, is_zero, make_symbol, parse_expression
 from .adaptive import adaptive_derivation, two_layer
 from .anderson import anderson_mixing
 from .common import _value, noise_expression, readout_variance_expr
@@ -80,6 +81,22 @@ def reduced_action_treatment(spec) -> str:
     return kind
 
 
+def _check_modes(modes):
+    """``[data] modes``: extra Hermite degrees k of z kept in the reduction besides the teacher's own (their
+    c_k = 0), e.g. ``modes = [1, 3, 5]`` adds He5 to a He1 + He3 teacher; a list of distinct integers
+    0 <= k <= 15."""
+    bad = SpecError(f"[data] modes must be a list of distinct integers 0 <= k <= 15 (Hermite degrees k of z), "
+                    f"e.g. modes = [1, 3, 5]; got {modes!r}", "data.modes")
+    if isinstance(modes, (str, bytes)) or not isinstance(modes, (list, tuple)) or not modes:
+        raise bad
+    for k in modes:
+        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 0 <= k <= 15:
+            raise bad
+    if len(set(int(k) for k in modes)) != len(modes):
+        raise bad
+    return tuple(sorted(int(k) for k in modes))
+
+
 def _teacher(spec):
     data = spec.data or {}
     if data.get("inputs") != "gaussian":
@@ -87,6 +104,8 @@ def _teacher(spec):
     unknown = set(data) - {"inputs", "teacher", "n_train", "modes"}
     if unknown:
         raise SpecError(f"unknown keys {sorted(unknown)} in [data]; known: inputs, teacher, n_train, modes", "data")
+    if "modes" in data:
+        _check_modes(data["modes"])
     if "teacher" not in data:
         raise SpecError("[data] needs a teacher, e.g. teacher = \"He1(z) + eps*He3(z)\"", "data.teacher")
     allowed = {"z"} | set(spec.params)
@@ -124,11 +143,11 @@ def _theory(net, data_items, noise, param_names, treatment="relaxed"):
     modes = tuple(sorted(coeffs))
     extra = s.data.get("modes")
     if extra is not None:
-        modes = tuple(sorted(set(modes) | {int(k) for k in extra}))
+        modes = tuple(sorted(set(modes) | set(_check_modes(extra))))
     rho = PHI ** 2 + RPERP
     ms, taus = [], []
     for k in modes:
-        Hk = parse_expression(f"He{k}(x)", "teacher", allowed_symbols={"x"})
+        Hk = _hermite_prob(k, X)
         ms.append(sp.simplify(gaussian_expectation(Hk, phi, 1, PHI, rho)))
         taus.append(sp.Symbol(f"tau{k}", real=True))
     d = net.input_dim
@@ -305,12 +324,23 @@ class _Numeric:
         return sorted(out, key=lambda s: (not s.stable, s.action))
 
 
+def residual_scale(c):
+    """Per-mode scale of the self-consistency residual σ²τ_k − c_k + f̄_k: |c_k| where the teacher has the mode,
+    max_j |c_j| (the target's size) for a mode it lacks (``[data] modes`` beyond the teacher's, c_k = 0), and 1
+    (an absolute residual) for a zero target."""
+    c = np.abs(np.asarray(c, dtype=float))
+    size = float(c.max()) if c.size else 0.0
+    if size == 0.0:
+        return np.ones_like(c)
+    return np.where(c > 0, c, size)
+
+
 def _solve_tau(num, starts, tol, max_iter, beta):
     """Self-consistent τ from several starts (continuation first); (τ, residual, iterations)."""
     from scipy.optimize import root
 
     noise = num.vals["noise"]
-    scale = np.maximum(np.abs(num.c), 1e-300)
+    scale = residual_scale(num.c)
     resid = lambda tau: (noise * tau - num.c + num.fbar(tau)) / scale  # noqa: E731
     best, res, its = None, np.inf, 0
     for start in starts:
@@ -367,7 +397,8 @@ def solve_data_model(spec, params=None, tol=1e-10, max_iter=500, beta=0.3, tau0=
     tau, res, its = _solve_tau(num, cands, tol, max_iter, beta)
     ok = res < tol
     if not ok:
-        raise ConvergenceError(f"data-model self-consistency did not converge: relative residual {res:.3g} after "
+        raise ConvergenceError(f"data-model self-consistency did not converge: residual {res:.3g} relative to the "
+                               f"teacher coefficients (modes {list(theory.modes)}) after "
                                f"{its} iterations from {len(cands)} starts; try a smaller beta (mixing), a larger "
                                "noise or max_iter, or sweep towards this point (continuation)")
     saddles = num.saddles(tau, starts)
@@ -402,7 +433,7 @@ def _solve_deep(spec, params=None, tol=1e-10, tau0=None):
     N, sw2 = upper_layers(spec, params)
     L, K = len(N), len(theory.modes)
     sa2, n, noise = num.vals["sa2"], num.vals["n"], num.vals["noise"]
-    scale = np.maximum(np.abs(num.c), 1e-300)
+    scale = residual_scale(num.c)
 
     def state(x):
         tau, v = x[:K], np.exp(x[K:])
