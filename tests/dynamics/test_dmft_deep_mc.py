@@ -13,10 +13,11 @@ from tests.dynamics.test_dmft_deep import data, deep_spec, ntk_curve
 from tests.tolerances import DMFT_NTK_LIMIT_ATOL, SLOPE_SIGMAS
 
 
-@pytest.mark.parametrize("act", ["tanh", "gelu"])
+@pytest.mark.parametrize("act", ["tanh", "gelu", "relu", "abs(x)"])
 def test_lazy_limit_deep_nonlinear_is_the_ntk_predictor(act):
     """3 hidden layers, γ₀ = 1e-7, Monte Carlo with 100 samples: outputs at every step equal the NTK
-    predictor to 1e-6 (the sampled NTK change is a control variate that vanishes with γ₀)."""
+    predictor to 1e-6 (the sampled NTK change is a control variate that vanishes with γ₀); kinked
+    activations (relu, abs) through their smoothed kinks, with the exact Θ(0) as control variate."""
     x, y, xt = data(P=4, Pt=2)
     spec = deep_spec(3, act=act, gamma0=1e-7, steps=15, samples=100)
     sol = solve_dmft(spec, x, y, xt)
