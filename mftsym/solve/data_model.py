@@ -39,7 +39,7 @@ from ..derive.derivation import Definition, Derivation
 from ..errors import ConvergenceError, EvaluationError, SpecError
 from ..gaussian import gaussian_expectation
 from ..spec import X
-from ..spec.expressions import _hermite_prob, as_expr, is_zero, make_symbol, parse_expression
+from ..spec.expressions import hermite_prob, as_expr, is_zero, make_symbol, parse_expression
 from .adaptive import adaptive_derivation, two_layer
 from .anderson import anderson_mixing
 from .common import _value, noise_expression, readout_variance_expr
@@ -147,7 +147,7 @@ def _theory(net, data_items, noise, param_names, treatment="relaxed"):
     rho = PHI ** 2 + RPERP
     ms, taus = [], []
     for k in modes:
-        Hk = _hermite_prob(k, X)
+        Hk = hermite_prob(k, X)
         ms.append(sp.simplify(gaussian_expectation(Hk, phi, 1, PHI, rho)))
         taus.append(sp.Symbol(f"tau{k}", real=True))
     d = net.input_dim

@@ -41,15 +41,15 @@ def _softplus(z):
     return sp.log(1 + sp.exp(z))
 
 
-def _hermite_prob(n, z):
-    """Probabilists' Hermite polynomial He_n(z)."""
+def hermite_prob(n, z):
+    """Probabilists' Hermite polynomial He_n(z) (any degree; the parser's He0..He10 names use it)."""
     n = int(n)
     t = sp.Symbol("_t")
     return sp.expand(sp.hermite(n, t / sp.sqrt(2)) * 2 ** (-sp.Rational(n, 2))).subs(t, z)
 
 
 def _he(n):
-    return lambda z: _hermite_prob(n, z)
+    return lambda z: hermite_prob(n, z)
 
 
 #: Functions a user expression may call, name -> callable producing a SymPy expression.
